@@ -61,6 +61,15 @@ export interface Store {
   claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean>;
   /** non-final commands whose timer or expiry is due at `now`, soonest first */
   listDue(now: number, limit: number): Promise<CommandRecord[]>;
+  /**
+   * Commands waiting for delivery with no timer of their own (`requesting`,
+   * or a `retry` parked while its device was away) whose device is present
+   * (not Offline, not removed) and that have not changed since `before`, in
+   * no particular order. The scheduler's sweep wakes their device's node
+   * again: the bus is only a wake-up signal, and a lost one must only delay
+   * a command (DESIGN 1).
+   */
+  listUndelivered(before: number, limit: number): Promise<CommandRecord[]>;
 
   // ---- history ----
   /** a command's history, oldest first */

@@ -1,0 +1,265 @@
+import {
+  createLocalJWKSet,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { AppiaError } from '../domain/errors.js';
+import type { FetchLike } from './fetch-json.js';
+import { createRemoteJwks } from './remote-jwks.js';
+
+/** Who is calling, after the bearer token is verified (DESIGN 5). */
+export interface Principal {
+  /** `oid`, else `sub` (see `VerifierOptions.userClaim`) */
+  readonly userId: string;
+  /** the delegated scopes from `scp` */
+  readonly scopes: ReadonlySet<string>;
+  /** the verified claims, for logging and extensions; never the token itself */
+  readonly claims: Readonly<JWTPayload>;
+}
+
+/** A JWKS of public keys, as the embedded issuer hands it out (frozen). */
+export interface PublicKeySet {
+  readonly keys: readonly JWK[];
+}
+
+/** Where the issuer's public keys come from. */
+export type VerifierKeys =
+  /** the embedded issuer's keys, in process (e.g. `issuer.jwks`) */
+  | { readonly kind: 'local'; readonly jwks: () => PublicKeySet }
+  /** an external issuer's JWKS URL (see `discoverIssuer`), cached and refetched on an unknown `kid` */
+  | {
+      readonly kind: 'remote';
+      readonly jwksUrl: URL;
+      /** see `RemoteJwksOptions.cooldownMs`: default 10000, at most 30000 */
+      readonly cooldownMs?: number;
+      /** default 600000 */
+      readonly maxAgeMs?: number;
+      /** default 5000 */
+      readonly timeoutMs?: number;
+    };
+
+export interface VerifierOptions {
+  /** the exact `iss` accepted */
+  readonly issuer: string;
+  /** the `aud` accepted (a token may list several; one must match) */
+  readonly audience: string;
+  readonly keys: VerifierKeys;
+  /** asymmetric JWS algorithms only; default `DEFAULT_ALGORITHMS` */
+  readonly algorithms?: readonly string[];
+  /** skew allowed on `exp` and `nbf`, in seconds; default 60 */
+  readonly clockToleranceSeconds?: number;
+  /**
+   * The claim naming the user: `oid` (the default) falls back to `sub` when a
+   * token has no `oid`, as the embedded issuer's tokens do; `sub` uses only
+   * `sub`. (An Entra ID token's `sub` differs per app; its `oid` does not.)
+   */
+  readonly userClaim?: 'oid' | 'sub';
+  readonly now?: () => number;
+  readonly fetch?: FetchLike;
+}
+
+export interface Verifier {
+  /**
+   * Verifies an `Authorization` header value and returns the caller.
+   * Throws AppiaError `invalidToken` (401) for anything wrong with the
+   * token, `forbidden` (403) for an app-only token, and `unavailable` (503)
+   * when an external issuer's keys cannot be fetched at all.
+   */
+  verify(authorizationHeader: string | undefined): Promise<Principal>;
+}
+
+/** The asymmetric algorithms accepted unless configured otherwise. */
+export const DEFAULT_ALGORITHMS = Object.freeze([
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+  'Ed25519',
+]);
+
+/**
+ * `none` is never a signature, and an HMAC algorithm would let anyone who
+ * has the issuer's *public* key sign tokens (algorithm confusion), so an
+ * allow-list can only name algorithms from this set.
+ */
+const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set(DEFAULT_ALGORITHMS);
+
+/** Well beyond any real access token; stops parsing megabytes of header. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+
+/**
+ * Builds the bearer-token check of DESIGN 5: signature against the issuer's
+ * keys, `iss`, `aud`, `exp` (required) and `nbf` with a small skew, the
+ * algorithm on an allow-list, and a delegated (`scp`) token.
+ *
+ * @example
+ * const verifier = createVerifier({
+ *   issuer: issuer.issuer,
+ *   audience: issuer.audience,
+ *   keys: { kind: 'local', jwks: () => issuer.jwks() },
+ * });
+ * const principal = await verifier.verify(request.headers.authorization);
+ * requireScope(principal, ['Device.Read', 'Device.Command']);
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
+  if (algorithms.length === 0) throw new RangeError('the algorithm allow-list is empty');
+  for (const alg of algorithms) {
+    if (!ASYMMETRIC_ALGORITHMS.has(alg)) {
+      throw new RangeError(`"${alg}" cannot be allowed: only ${[...ASYMMETRIC_ALGORITHMS].join(', ')} are accepted`);
+    }
+  }
+  const clockTolerance = options.clockToleranceSeconds ?? 60;
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0 || clockTolerance > 300) {
+    throw new RangeError(`the clock tolerance must be 0..300 seconds, got ${clockTolerance}`);
+  }
+  if (!options.issuer) throw new TypeError('the verifier needs an issuer');
+  if (!options.audience) throw new TypeError('the verifier needs an audience');
+  const now = options.now ?? Date.now;
+  const getKey = keyResolver(options.keys, options.fetch, now);
+
+  return {
+    async verify(authorizationHeader) {
+      const token = bearerToken(authorizationHeader);
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(token, getKey, {
+          algorithms,
+          issuer: options.issuer,
+          audience: options.audience,
+          clockTolerance,
+          currentDate: new Date(now()),
+          requiredClaims: ['exp'],
+        }));
+      } catch (err) {
+        throw toAppiaError(err);
+      }
+      return principalOf(claims, options.userClaim);
+    },
+  };
+}
+
+/**
+ * Throws AppiaError `forbidden` unless the principal holds one of `anyOf`
+ * (DESIGN 2: each route lists the scopes that admit it).
+ *
+ * @example
+ * requireScope(principal, ['Device.Command']);
+ */
+export function requireScope(principal: Principal, anyOf: readonly string[]): void {
+  if (anyOf.some((scope) => principal.scopes.has(scope))) return;
+  const needed = anyOf.length === 1 ? `the scope ${anyOf[0]}` : `one of the scopes ${anyOf.join(', ')}`;
+  throw new AppiaError('forbidden', `Insufficient privileges: this operation needs ${needed}.`);
+}
+
+function keyResolver(keys: VerifierKeys, fetchImpl: FetchLike | undefined, now: () => number): JWTVerifyGetKey {
+  switch (keys.kind) {
+    case 'local': {
+      // The embedded issuer hands out one frozen key set; rebuild only if it
+      // hands out another, so imported keys stay cached between requests.
+      let source: PublicKeySet | undefined;
+      let resolver: ReturnType<typeof createLocalJWKSet> | undefined;
+      return (header, token) => {
+        const current = keys.jwks();
+        if (current !== source || resolver === undefined) {
+          resolver = createLocalJWKSet(current as JSONWebKeySet);
+          source = current;
+        }
+        return resolver(header, token);
+      };
+    }
+    case 'remote':
+      return createRemoteJwks({
+        url: keys.jwksUrl,
+        now,
+        ...(fetchImpl ? { fetch: fetchImpl } : {}),
+        ...(keys.cooldownMs !== undefined ? { cooldownMs: keys.cooldownMs } : {}),
+        ...(keys.maxAgeMs !== undefined ? { maxAgeMs: keys.maxAgeMs } : {}),
+        ...(keys.timeoutMs !== undefined ? { timeoutMs: keys.timeoutMs } : {}),
+      }).getKey;
+    default: {
+      const unknown: never = keys;
+      throw new TypeError(`unknown key source ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function bearerToken(header: string | undefined): string {
+  if (header === undefined || header.trim() === '') {
+    throw new AppiaError('invalidToken', 'Access token is empty: send Authorization: Bearer <token>.');
+  }
+  // RFC 7235: the scheme is case-insensitive.
+  const match = /^\s*Bearer[ \t]+([^\s]+)\s*$/i.exec(header);
+  if (!match) throw new AppiaError('invalidToken', 'The Authorization header must use the Bearer scheme with one token.');
+  const token = match[1]!;
+  if (token.length > MAX_TOKEN_LENGTH) throw new AppiaError('invalidToken', 'The access token is too long.');
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(token)) {
+    throw new AppiaError('invalidToken', 'The access token is malformed: it is not a compact JWT.');
+  }
+  return token;
+}
+
+function principalOf(claims: JWTPayload, userClaim: 'oid' | 'sub' | undefined): Principal {
+  const userId = userClaim === 'sub' ? claims.sub : (claims.oid ?? claims.sub);
+  if (typeof userId !== 'string' || userId === '') {
+    throw new AppiaError('invalidToken', `The access token names no user (${userClaim === 'sub' ? 'sub' : 'oid or sub'} claim).`);
+  }
+  const scp = claims.scp;
+  let scopes: string[];
+  if (typeof scp === 'string') scopes = scp.split(/\s+/).filter(Boolean);
+  else if (Array.isArray(scp) && scp.every((s): s is string => typeof s === 'string')) scopes = scp.filter(Boolean);
+  else if (scp === undefined) scopes = [];
+  else throw new AppiaError('invalidToken', 'The access token has a malformed scp claim.');
+  if (scp === undefined) {
+    // DESIGN 5: delegated only, as the seed's permission table says.
+    throw new AppiaError(
+      'forbidden',
+      'Application: Not supported. This API accepts only delegated (user) tokens; the token has no scp claim.',
+    );
+  }
+  if (scopes.length === 0) throw new AppiaError('forbidden', 'Insufficient privileges: the token grants no scopes.');
+  return Object.freeze({ userId, scopes: new Set(scopes), claims: Object.freeze({ ...claims }) });
+}
+
+/** Maps jose's failures to messages that say what is wrong, never the token. */
+function toAppiaError(err: unknown): AppiaError {
+  if (err instanceof AppiaError) return err;
+  const invalid = (message: string) => new AppiaError('invalidToken', message, { cause: err });
+  if (err instanceof errors.JWTExpired) return invalid('Lifetime validation failed, the token is expired.');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'nbf':
+        return invalid('Lifetime validation failed, the token is not yet valid (nbf).');
+      case 'iss':
+        return invalid('The token was issued by an issuer this server does not trust (iss).');
+      case 'aud':
+        return invalid('The token is meant for another audience (aud).');
+      case 'exp':
+        return invalid('The token has no valid expiry (exp).');
+      default:
+        return invalid(`The token's ${err.claim} claim is invalid.`);
+    }
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
+    return invalid("The token's signing algorithm is not allowed.");
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalid("The token's signature is invalid.");
+  if (err instanceof errors.JWKSNoMatchingKey) return invalid('No signing key of the issuer matches the token (kid).');
+  if (err instanceof errors.JWKSMultipleMatchingKeys) {
+    return invalid('The token names no key (kid) and the issuer has several.');
+  }
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) {
+    return invalid('The access token is malformed.');
+  }
+  return invalid('The access token could not be verified.');
+}

@@ -1,0 +1,18 @@
+/** One `appia` subcommand. `run` returns the exit code; long-running ones resolve when they stop. */
+export interface CliCommand {
+  readonly name: string;
+  /** e.g. `token --user NAME [--scope S]` */
+  readonly usage: string;
+  readonly summary: string;
+  run(args: readonly string[]): Promise<number>;
+}
+
+/** An error meant for the person at the terminal: printed without a stack. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}

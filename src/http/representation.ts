@@ -1,0 +1,62 @@
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
+import type { DeviceRecord } from '../domain/device.js';
+
+/**
+ * The Graph wire forms of Appia's records. Commands are written as JSON text
+ * directly, splicing in the stored payload texts, so a command is never
+ * parsed and re-serialised on its way out.
+ */
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+const q = JSON.stringify;
+
+/** A command's properties, without braces, for splicing into an entity or a collection. */
+function commandProperties(c: CommandRecord): string {
+  return (
+    `"id":${q(c.id)},"status":${q(c.status)},"type":${q(c.type)},` +
+    `"appServiceName":${q(c.appServiceName)},"packageFamilyName":${q(c.packageFamilyName)},` +
+    `"error":${q(c.error)},"permissionTicket":${q(c.permissionTicket)},"postBackUri":${q(c.postBackUri)},` +
+    `"payload":${c.payloadJson ?? 'null'},"responsePayload":${c.responsePayloadJson ?? 'null'},` +
+    `"customStatus":${q(c.customStatus)},"createdDateTime":"${isoTime(c.createdAt)}",` +
+    `"lastModifiedDateTime":"${isoTime(c.lastModifiedAt)}","expirationDateTime":"${isoTime(c.expiresAt)}"`
+  );
+}
+
+export function commandEntityJson(c: CommandRecord, context: string): string {
+  return `{"@odata.context":${q(context)},${commandProperties(c)}}`;
+}
+
+export function commandCollectionJson(commands: readonly CommandRecord[], context: string, nextLink: string | undefined): string {
+  const items = commands.map((c) => `{${commandProperties(c)}}`).join(',');
+  return `{"@odata.context":${q(context)},"value":[${items}]${nextLink ? `,"@odata.nextLink":${q(nextLink)}` : ''}}`;
+}
+
+/** DESIGN 2: the device's answer as Graph's PayloadResponse entity. */
+export function responsePayloadJson(raw: string, context: string): string {
+  const body = raw.trim();
+  if (body.startsWith('{')) {
+    const inner = body.slice(1).trimStart();
+    return `{"@odata.context":${q(context)}${inner.startsWith('}') ? '' : ','}${inner}`;
+  }
+  return `{"@odata.context":${q(context)},"value":${body}}`;
+}
+
+export function deviceJson(d: DeviceRecord): Record<string, unknown> {
+  return {
+    id: d.id,
+    name: d.name,
+    kind: d.kind,
+    status: d.status,
+    platform: d.platform,
+    model: d.model,
+    manufacturer: d.manufacturer,
+    lastSeenDateTime: d.lastSeenAt === null ? null : isoTime(d.lastSeenAt),
+  };
+}
+
+export function historyJson(h: HistoryEntry): Record<string, unknown> {
+  return { status: h.status, dateTime: isoTime(h.at), ...(h.detail ? { detail: h.detail } : {}) };
+}

@@ -1,0 +1,202 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CommandRecord } from '../../domain/command.js';
+import { parseCommandType } from '../../domain/command.js';
+import { AppiaError } from '../../domain/errors.js';
+import { isCommandId, isUuid } from '../../domain/ids.js';
+import { MAX_TTL_MS, type CommandInput } from '../../service/engine.js';
+import { requireScope, type AppConfig, type AppDeps } from '../app.js';
+import { canonicalKeys, isAbsoluteUri, tooDeep } from '../input.js';
+import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseStatusFilter, parseTop } from '../odata.js';
+import { representation } from '../representation-context.js';
+import { commandCollectionJson, commandEntityJson, historyJson, responsePayloadJson } from '../representation.js';
+import { CREATE_COMMAND_KEYS, CommandParams, CreateCommandBody, DeviceParams, ListQuery } from '../schemas.js';
+
+const COMMAND = ['Device.Command'] as const;
+const MAX_WAIT_SECONDS = 60;
+
+/** DESIGN 2: commands of one of the caller's devices. */
+export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
+  const { engine } = deps;
+  const { store } = engine;
+
+  return async (app) => {
+    app.post(
+      '/me/devices/:deviceId/commands',
+      {
+        schema: { params: DeviceParams, body: CreateCommandBody },
+        preValidation: async (request) => {
+          request.body = canonicalKeys(request.body, CREATE_COMMAND_KEYS) as typeof request.body;
+        },
+      },
+      async (request, reply) => {
+        requireScope(request.principal, COMMAND);
+        const { userId } = request.principal;
+        const { deviceId } = request.params;
+        const input = commandInput(request.body, engine.now(), config);
+        const key = idempotencyKey(request);
+        const wait = preferWait(request);
+        if (!isUuid(deviceId) || !(await store.getDevice(userId, deviceId))) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+        let { command, created } = await engine.createCommand(userId, deviceId, input, key === undefined ? {} : { idempotencyKey: key });
+        if (wait !== undefined) command = (await engine.waitForFinal(userId, deviceId, command.id, wait * 1000)) ?? command;
+        const location = `${baseUrl(request, config.publicUrl)}${request.url.split('?')[0]}/${command.id}`;
+        if (wait !== undefined) reply.header('Preference-Applied', `wait=${wait}`);
+        if (!created) reply.header('Idempotent-Replayed', 'true');
+        return reply
+          .code(201)
+          .header('Location', location)
+          .type('application/json')
+          .send(commandEntityJson(command, representation(request, config).command(deviceId)));
+      },
+    );
+
+    app.get('/me/devices/:deviceId/commands', { schema: { params: DeviceParams, querystring: ListQuery } }, async (request, reply) => {
+      requireScope(request.principal, COMMAND);
+      const { userId } = request.principal;
+      const { deviceId } = request.params;
+      const limit = parseTop(request.query.$top);
+      const status = parseStatusFilter(request.query.$filter);
+      const position = decodeSkipToken(request.query.$skiptoken, (v): v is { b: string } => typeof v['b'] === 'string' && isCommandId(v['b']));
+      if (!isUuid(deviceId) || !(await store.getDevice(userId, deviceId))) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+      const rows = await store.listCommands(userId, deviceId, {
+        limit: limit + 1,
+        ...(status ? { status } : {}),
+        ...(position ? { beforeId: position.b } : {}),
+      });
+      const page = rows.slice(0, limit);
+      const more = rows.length > limit ? nextLink(request, config.publicUrl, encodeSkipToken({ b: page[page.length - 1]!.id })) : undefined;
+      return reply.type('application/json').send(commandCollectionJson(page, representation(request, config).commands(deviceId), more));
+    });
+
+    // DESIGN 2: the seed also spells it `command/{id}`; serve that for GET of a command and its payload.
+    for (const segment of ['commands', 'command']) {
+      app.get(`/me/devices/:deviceId/${segment}/:commandId`, { schema: { params: CommandParams } }, async (request, reply) => {
+        const { deviceId } = request.params;
+        let command = await findCommand(request, deviceId, request.params.commandId);
+        const wait = preferWait(request);
+        if (wait !== undefined) {
+          command = (await engine.waitForFinal(request.principal.userId, deviceId, command.id, wait * 1000)) ?? command;
+          reply.header('Preference-Applied', `wait=${wait}`);
+        }
+        return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
+      });
+
+      app.get(`/me/devices/:deviceId/${segment}/:commandId/responsePayload`, { schema: { params: CommandParams } }, async (request, reply) => {
+        const command = await findCommand(request, request.params.deviceId, request.params.commandId);
+        if (command.responsePayloadJson === null) {
+          throw new AppiaError('notFound', `command ${command.id} has no response payload yet (status ${command.status})`);
+        }
+        return reply.type('application/json').send(responsePayloadJson(command.responsePayloadJson, representation(request, config).payloadResponse()));
+      });
+    }
+
+    app.post('/me/devices/:deviceId/commands/:commandId/cancel', { schema: { params: CommandParams } }, async (request, reply) => {
+      const { deviceId, commandId } = request.params;
+      await findCommand(request, deviceId, commandId);
+      const command = await engine.cancel(request.principal.userId, deviceId, commandId);
+      return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
+    });
+
+    app.get('/me/devices/:deviceId/commands/:commandId/history', { schema: { params: CommandParams } }, async (request, reply) => {
+      const { deviceId } = request.params;
+      const command = await findCommand(request, deviceId, request.params.commandId);
+      const history = await store.listHistory(command.id);
+      return reply.type('application/json').send({
+        '@odata.context': representation(request, config).history(deviceId, command.id),
+        value: history.map(historyJson),
+      });
+    });
+  };
+
+  async function findCommand(request: FastifyRequest, deviceId: string, commandId: string): Promise<CommandRecord> {
+    requireScope(request.principal, COMMAND);
+    const command =
+      isUuid(deviceId) && isCommandId(commandId) ? await store.getCommand(request.principal.userId, deviceId, commandId.toUpperCase()) : undefined;
+    if (!command) throw new AppiaError('notFound', `command ${commandId} was not found on device ${deviceId}`);
+    return command;
+  }
+}
+
+type Body = {
+  type: string;
+  payload?: object | null;
+  appServiceName?: string | null;
+  packageFamilyName?: string | null;
+  permissionTicket?: string | null;
+  postBackUri?: string | null;
+  expirationDateTime?: string | null;
+};
+
+/** Checks a create body against DESIGN 2 and turns it into the engine's input. Nothing is stored on failure. */
+export function commandInput(body: Body, now: number, config: AppConfig): CommandInput {
+  const type = parseCommandType(body.type);
+  if (!type) throw new AppiaError('badRequest', `type must be LaunchUri or AppService (got ${JSON.stringify(body.type)})`);
+  const payload = body.payload ?? null;
+  if (payload !== null && tooDeep(payload, config.maxJsonDepth - 1)) {
+    throw new AppiaError('badRequest', `payload nests deeper than ${config.maxJsonDepth} levels`);
+  }
+  const payloadJson = payload === null ? null : JSON.stringify(payload);
+  if (payloadJson !== null && config.maxPayloadBytes > 0 && Buffer.byteLength(payloadJson) > config.maxPayloadBytes) {
+    throw new AppiaError('tooLarge', `payload is over its limit of ${config.maxPayloadBytes} bytes`);
+  }
+  let appServiceName = body.appServiceName ?? null;
+  let packageFamilyName = body.packageFamilyName ?? null;
+  if (type === 'LaunchUri') {
+    const uri = (payload as Record<string, unknown> | null)?.['uri'];
+    if (typeof uri !== 'string' || !isAbsoluteUri(uri)) throw new AppiaError('badRequest', 'payload.uri must be an absolute URI for a LaunchUri command');
+    if (appServiceName !== null || packageFamilyName !== null) {
+      throw new AppiaError('badRequest', 'appServiceName and packageFamilyName apply only to AppService commands');
+    }
+  } else {
+    if (!appServiceName?.trim()) throw new AppiaError('badRequest', 'appServiceName is required for an AppService command');
+    if (!packageFamilyName?.trim()) throw new AppiaError('badRequest', 'packageFamilyName is required for an AppService command');
+    appServiceName = appServiceName.trim();
+    packageFamilyName = packageFamilyName.trim();
+  }
+  const postBackUri = body.postBackUri ?? null;
+  if (postBackUri !== null) {
+    let url: URL | undefined;
+    try {
+      url = new URL(postBackUri);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new AppiaError('badRequest', 'postBackUri must be an absolute https URL');
+  }
+  let expiresAt: number | undefined;
+  if (body.expirationDateTime != null) {
+    const text = body.expirationDateTime;
+    expiresAt = /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
+    if (Number.isNaN(expiresAt)) throw new AppiaError('badRequest', `expirationDateTime must be an ISO 8601 date and time (got ${JSON.stringify(text)})`);
+    if (expiresAt <= now) throw new AppiaError('badRequest', 'expirationDateTime must be in the future');
+    if (expiresAt > now + MAX_TTL_MS) throw new AppiaError('badRequest', 'expirationDateTime may be at most 30 days ahead');
+  }
+  return {
+    type,
+    payloadJson,
+    appServiceName,
+    packageFamilyName,
+    permissionTicket: body.permissionTicket ?? null,
+    postBackUri,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  };
+}
+
+function idempotencyKey(request: FastifyRequest): string | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
+    throw new AppiaError('badRequest', 'Idempotency-Key must be 1 to 255 characters');
+  }
+  return key;
+}
+
+/** `Prefer: wait=N` (N <= 60, DESIGN 2); undefined when not asked. */
+function preferWait(request: FastifyRequest): number | undefined {
+  const prefer = request.headers['prefer'];
+  if (typeof prefer !== 'string') return undefined;
+  const m = /(?:^|[,;\s])wait\s*=\s*"?(\d+)"?/i.exec(prefer);
+  if (!m) return undefined;
+  return Math.min(Number(m[1]), MAX_WAIT_SECONDS);
+}
+

@@ -1,0 +1,25 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { AppiaError } from '../../domain/errors.js';
+import type { AppDeps } from '../app.js';
+import { baseUrl } from '../odata.js';
+
+/** Liveness, readiness and the embedded issuer's well-known documents (DESIGN 5, 7). */
+export function systemRoutes(deps: AppDeps, publicUrl: string | null): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async () => {
+      try {
+        await deps.engine.store.ping();
+        if (deps.ready) await deps.ready();
+      } catch (cause) {
+        throw new AppiaError('unavailable', 'a backing service is not reachable', { cause, retryAfter: 5 });
+      }
+      return { status: 'ready' };
+    });
+    const wellKnown = deps.wellKnown;
+    if (wellKnown) {
+      app.get('/.well-known/openid-configuration', async (request) => wellKnown.discovery(baseUrl(request, publicUrl)));
+      app.get('/.well-known/jwks.json', async () => wellKnown.jwks());
+    }
+  };
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyServerOptions } from 'fastify';
+import type { JSONWebKeySet } from 'jose';
+import type { Bus } from './bus/bus.js';
+import { InProcessBus } from './bus/in-process.js';
+import type { Config } from './config.js';
+import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
+import { discoverIssuer } from './auth/discovery.js';
+import { createVerifier, type Verifier } from './auth/verifier.js';
+import { buildApp, type App, type WellKnown } from './http/app.js';
+import { Engine } from './service/engine.js';
+import { createGateway, type Gateway } from './gateway/gateway.js';
+import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { openSqliteStore } from './store/sqlite/store.js';
+import type { Store } from './store/store.js';
+
+/** A running Appia node: what main.ts and the end-to-end tests hold. */
+export interface RunningAppia {
+  /** http(s)://host:port */
+  readonly url: string;
+  readonly port: number;
+  readonly app: App;
+  readonly engine: Engine;
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly gateway: Gateway;
+  readonly scheduler: Scheduler;
+  /** mints user tokens from the embedded issuer (undefined with an external issuer) */
+  readonly mintToken?: (user: string, options?: { scopes?: readonly string[]; appOnly?: boolean; ttlSeconds?: number }) => Promise<string>;
+  /** stops listening, closes device connections, flushes and closes the store */
+  close(): Promise<void>;
+}
+
+/** Seams a test may replace; everything else comes from the config. */
+export interface StartOverrides {
+  readonly store?: Store;
+  readonly bus?: Bus;
+  readonly now?: () => number;
+}
+
+/**
+ * Wires the parts together and listens (DESIGN 1, 7). The one place that
+ * knows which adapters are in use.
+ */
+export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
+  await mkdir(config.dataDir, { recursive: true });
+  const store = overrides.store ?? (await openStore(config));
+  const bus = overrides.bus ?? new InProcessBus();
+  const engine = new Engine({ store, bus, timings: config, ...(overrides.now ? { now: overrides.now } : {}) });
+
+  let verifier: Verifier;
+  let wellKnown: WellKnown | undefined;
+  let mintToken: RunningAppia['mintToken'];
+  if (config.issuer) {
+    const discovered = await discoverIssuer(config.issuer);
+    verifier = createVerifier({
+      issuer: discovered.issuer,
+      audience: config.audience!,
+      keys: { kind: 'remote', jwksUrl: discovered.jwksUri },
+      userClaim: config.userClaim,
+    });
+  } else {
+    const issuer = await openEmbeddedIssuer({ dataDir: config.dataDir });
+    verifier = createVerifier({ issuer: issuer.issuer, audience: issuer.audience, keys: { kind: 'local', jwks: () => issuer.jwks() as JSONWebKeySet }, userClaim: config.userClaim });
+    wellKnown = issuer;
+    mintToken = (user, options = {}) => issuer.mint({ user, ...options });
+  }
+
+  const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const app = buildApp(
+    { engine, auth: { authenticate: (header) => verifier.verify(header) }, ...(wellKnown ? { wellKnown } : {}) },
+    { ...config, logLevel: config.logLevel },
+    (https ? { https } : {}) as FastifyServerOptions,
+  );
+
+  const gateway = createGateway({ engine, config, log: app.log });
+  app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+  const scheduler = startScheduler({ engine, config, log: app.log });
+
+  await app.listen({ host: config.host, port: config.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const url = `${https ? 'https' : 'http'}://${hostForUrl}:${port}`;
+
+  return {
+    url,
+    port,
+    app,
+    engine,
+    store,
+    bus,
+    ...(mintToken ? { mintToken } : {}),
+    gateway,
+    scheduler,
+    async close() {
+      await scheduler.close();
+      await gateway.close();
+      await app.close();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
+async function openStore(config: Config): Promise<Store> {
+  if (config.databaseUrl) {
+    throw new Error('APPIA_DATABASE_URL (PostgreSQL) is not supported by this build yet; unset it to use the embedded SQLite store');
+  }
+  return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
+}

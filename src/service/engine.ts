@@ -1,0 +1,306 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { subjects, type Bus, type BusMessage } from '../bus/bus.js';
+import type { CommandRecord, CommandType, HistoryEntry } from '../domain/command.js';
+import { AppiaError, isAppiaError } from '../domain/errors.js';
+import { commandId } from '../domain/ids.js';
+import { transition, type LifecycleEvent } from '../domain/lifecycle.js';
+import { isFinal, type Status } from '../domain/status.js';
+import type { Store, StatusChange, TransitionResult } from '../store/store.js';
+
+/** The timings the engine needs (DESIGN 8); 0 turns a limit off. */
+export interface EngineTimings {
+  readonly receiptTimeoutMs: number;
+  readonly retryBaseMs: number;
+  readonly maxAttempts: number;
+  readonly cancelTimeoutMs: number;
+  readonly defaultTtlMs: number;
+  readonly maxOpenCommands: number;
+}
+
+export interface EngineDeps {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly timings: EngineTimings;
+  readonly now?: () => number;
+  /** [0, 1) — the jitter seam */
+  readonly random?: () => number;
+}
+
+/** What a caller asked for, already validated by http/ (or a test). */
+export interface CommandInput {
+  readonly type: CommandType;
+  readonly payloadJson: string | null;
+  readonly appServiceName: string | null;
+  readonly packageFamilyName: string | null;
+  readonly permissionTicket: string | null;
+  readonly postBackUri: string | null;
+  /** epoch ms; undefined = now + default TTL */
+  readonly expiresAt?: number;
+}
+
+/** Fields a status change may carry (the device's answer, its progress text, a failure). */
+export interface ChangeFields {
+  readonly detail?: string | null;
+  readonly error?: string | null;
+  readonly responsePayloadJson?: string | null;
+  readonly customStatus?: string | null;
+}
+
+export type ApplyResult =
+  | { readonly ok: true; readonly command: CommandRecord; readonly history: HistoryEntry }
+  /** refused by the lifecycle; `command` is the record as it stands */
+  | { readonly ok: false; readonly command: CommandRecord | undefined; readonly reason: string };
+
+export const MAX_TTL_MS = 30 * 24 * 3600 * 1000;
+const RETRY_CAP_MS = 5 * 60 * 1000;
+/** how often a lost compare-and-set is re-read and re-decided before giving up */
+const CAS_ROUNDS = 8;
+
+/**
+ * The one path by which statuses change (DESIGN 3): decide with the pure
+ * transition function, store as a compare-and-set on the status it was made
+ * from (re-read and re-decide on a lost race), then wake whoever listens:
+ * the status subject of the owner (SSE, Prefer: wait) and, for new work, the
+ * subject of the device (the node holding its connection).
+ */
+export class Engine {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly timings: EngineTimings;
+  readonly now: () => number;
+  readonly #random: () => number;
+
+  constructor(deps: EngineDeps) {
+    this.store = deps.store;
+    this.bus = deps.bus;
+    this.timings = deps.timings;
+    this.now = deps.now ?? Date.now;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** Stores a new command (`requesting`) and wakes its device's node. */
+  async createCommand(
+    userId: string,
+    deviceId: string,
+    input: CommandInput,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<{ command: CommandRecord; created: boolean }> {
+    const now = this.now();
+    const expiresAt = input.expiresAt ?? now + (this.timings.defaultTtlMs || MAX_TTL_MS);
+    const result = await this.store.createCommand(
+      {
+        id: commandId(now, randomBytes(16)),
+        userId,
+        deviceId,
+        type: input.type,
+        payloadJson: input.payloadJson,
+        appServiceName: input.appServiceName,
+        packageFamilyName: input.packageFamilyName,
+        permissionTicket: input.permissionTicket,
+        postBackUri: input.postBackUri,
+        createdAt: now,
+        expiresAt,
+      },
+      {
+        ...(options.idempotencyKey === undefined
+          ? {}
+          : { idempotencyKey: options.idempotencyKey, idempotencyExpiresAt: now + 24 * 3600 * 1000 }),
+        maxOpen: this.timings.maxOpenCommands,
+      },
+    );
+    if (result.created && result.history) {
+      this.#announce(result.command, result.history);
+      this.bus.publish(subjects.device(deviceId), { kind: 'deliver', deviceId, commandId: result.command.id });
+    }
+    return { command: result.command, created: result.created };
+  }
+
+  /**
+   * Applies a lifecycle event to a command. `known` is the caller's copy of
+   * the record, to save a read on the hot path; it is re-read if stale.
+   */
+  async apply(commandId: string, event: LifecycleEvent, fields: ChangeFields = {}, known?: CommandRecord): Promise<ApplyResult> {
+    let current = known ?? (await this.store.getCommandById(commandId));
+    for (let round = 0; round < CAS_ROUNDS; round++) {
+      if (!current) return { ok: false, command: undefined, reason: 'no such command' };
+      const decided = transition(current.status, event);
+      if (!decided.ok) return { ok: false, command: current, reason: decided.reason };
+      const change = this.#change(current, decided.to, event, fields);
+      let stored: TransitionResult | undefined;
+      try {
+        stored = await this.store.transitionCommand(change);
+      } catch (err) {
+        if (event === 'fault' || !isInternalFault(err)) throw err;
+        return this.#fault(current, event, err);
+      }
+      if (stored) {
+        this.#announce(stored.command, stored.history);
+        return { ok: true, command: stored.command, history: stored.history };
+      }
+      current = await this.store.getCommandById(commandId);
+    }
+    throw new AppiaError('internal', `command ${commandId} kept changing under ${event}`);
+  }
+
+  /**
+   * Records a failed delivery attempt (`retry`, with backoff) and, when the
+   * attempts are used up, ends the command `failedToSend` (DESIGN 3: the last
+   * attempt's `retry` is recorded first).
+   */
+  async deliveryFailed(commandId: string, detail: string, known?: CommandRecord): Promise<ApplyResult> {
+    const result = await this.apply(commandId, 'deliveryFailed', { detail }, known);
+    if (!result.ok) return result;
+    if (this.timings.maxAttempts > 0 && result.command.attempts >= this.timings.maxAttempts) {
+      return this.apply(commandId, 'attemptsExhausted', { detail: `${result.command.attempts} delivery attempts failed` }, result.command);
+    }
+    return result;
+  }
+
+  /**
+   * The owner asks to cancel (DESIGN 3): `cancel`, then `canceled` at once if
+   * the command never reached the device, else the device's node is asked to
+   * send the cancel (`cancelling`). A final command is a conflict naming its
+   * status; a cancel already under way is answered as it stands.
+   */
+  async cancel(userId: string, deviceId: string, commandId: string): Promise<CommandRecord> {
+    const command = await this.store.getCommand(userId, deviceId, commandId);
+    if (!command) throw new AppiaError('notFound', `command ${commandId} was not found`);
+    if (isFinal(command.status)) {
+      throw new AppiaError('conflict', `the command is already ${command.status} and can no longer be canceled`);
+    }
+    if (command.status === 'cancel' || command.status === 'cancelling') return command;
+    const reachedDevice = command.status !== 'requesting' && command.status !== 'retry';
+    const asked = await this.apply(commandId, 'cancelRequested', { detail: 'cancel requested by the owner' }, command);
+    if (!asked.ok) {
+      // Lost a race with a final status (the device finished, or expiry): report it.
+      if (asked.command && isFinal(asked.command.status)) {
+        throw new AppiaError('conflict', `the command is already ${asked.command.status} and can no longer be canceled`);
+      }
+      return asked.command ?? command;
+    }
+    if (!reachedDevice) {
+      const done = await this.apply(commandId, 'cancelUndelivered', { detail: 'it had not reached the device' }, asked.command);
+      return done.command ?? asked.command;
+    }
+    this.bus.publish(subjects.device(deviceId), { kind: 'cancel', deviceId, commandId });
+    return asked.command;
+  }
+
+  /**
+   * Removes a device (DESIGN 2, DELETE): its token stops working at once, its
+   * undelivered commands end `failedToSend`, the ones it had received
+   * `canceled`, and its live connection is closed.
+   */
+  async removeDevice(userId: string, deviceId: string): Promise<boolean> {
+    const removed = await this.store.removeDevice(userId, deviceId, this.now());
+    if (!removed) return false;
+    this.bus.publish(subjects.device(deviceId), { kind: 'deviceRemoved', deviceId });
+    for (const command of await this.store.listOpenCommands(deviceId)) {
+      await this.apply(command.id, 'deviceRemoved', { detail: 'the device was removed' }, command);
+    }
+    return true;
+  }
+
+  /** Resolves with the command once it is final, or as it stands after `timeoutMs`. */
+  async waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
+    let wake: () => void = () => {};
+    const unsubscribe = this.bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+      if (m.kind === 'status' && m.commandId === commandId && isFinal(m.status)) wake();
+    });
+    try {
+      const first = await this.store.getCommand(userId, deviceId, commandId);
+      if (!first || isFinal(first.status) || timeoutMs <= 0) return first;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      return await this.store.getCommand(userId, deviceId, commandId);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /**
+   * DESIGN 3, `error`: the store refused to record a change for a reason that
+   * retrying cannot cure (e.g. it refuses the device's responsePayload). The
+   * command is ended `error` with the reason, without the refused fields, so
+   * it never stays stuck; the caller gets a refusal naming the reason (the
+   * gateway answers the device's report with a nack). A store that is merely
+   * unreachable (`unavailable`) is not a fault of the command: that error is
+   * thrown as it is, and the work is retried later.
+   */
+  async #fault(current: CommandRecord, event: LifecycleEvent, err: unknown): Promise<ApplyResult> {
+    const reason = `internal fault while recording ${event}: ${err instanceof Error ? err.message : String(err)}`;
+    let faulted: ApplyResult;
+    try {
+      faulted = await this.apply(current.id, 'fault', { error: reason, detail: reason }, current);
+    } catch {
+      throw err;
+    }
+    return { ok: false, command: faulted.command, reason };
+  }
+
+  /** the backoff before attempt n+1 after n failed ones: doubles from the base, capped, with jitter */
+  retryDelay(attempts: number): number {
+    const base = Math.min(RETRY_CAP_MS, this.timings.retryBaseMs * 2 ** Math.max(0, attempts - 1));
+    return Math.round(base / 2 + (this.#random() * base) / 2);
+  }
+
+  #change(current: CommandRecord, to: Status, event: LifecycleEvent, fields: ChangeFields): StatusChange {
+    const at = this.now();
+    const attempts = event === 'sent' ? current.attempts + 1 : current.attempts;
+    return {
+      commandId: current.id,
+      from: current.status,
+      to,
+      at,
+      // the history says why: the caller's detail, else the device's progress text or failure
+      detail: fields.detail ?? fields.customStatus ?? fields.error ?? null,
+      ...(fields.error === undefined ? {} : { error: fields.error }),
+      ...(fields.responsePayloadJson === undefined ? {} : { responsePayloadJson: fields.responsePayloadJson }),
+      ...(fields.customStatus === undefined ? {} : { customStatus: fields.customStatus }),
+      attempts,
+      dueAt: this.#dueAt(to, at, attempts),
+    };
+  }
+
+  /** the timer that belongs to a status (DESIGN 3 and 8); 0 turns one off */
+  #dueAt(status: Status, at: number, attempts: number): number | null {
+    switch (status) {
+      case 'sentToTarget':
+        return this.timings.receiptTimeoutMs > 0 ? at + this.timings.receiptTimeoutMs : null;
+      case 'retry':
+        return at + this.retryDelay(attempts);
+      case 'cancel':
+        // Until the device's node sends the cancel; if it is offline, the timeout ends it.
+      case 'cancelling':
+        return this.timings.cancelTimeoutMs > 0 ? at + this.timings.cancelTimeoutMs : null;
+      default:
+        return null;
+    }
+  }
+
+  #announce(command: CommandRecord, history: HistoryEntry): void {
+    this.bus.publish(subjects.user(command.userId), {
+      kind: 'status',
+      userId: command.userId,
+      deviceId: command.deviceId,
+      commandId: command.id,
+      status: command.status,
+      historyId: history.id,
+    });
+  }
+}
+
+/** Any store error except a passing outage (`unavailable`): the store will not take this change. */
+function isInternalFault(err: unknown): boolean {
+  return !(isAppiaError(err) && err.code === 'unavailable');
+}
+
+/** A new device id (UUID, DESIGN 2). */
+export function newDeviceId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,124 @@
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
+import type { DeviceRecord } from '../domain/device.js';
+import type { NewCommand, NewDevice } from './store.js';
+
+/**
+ * SQL text and record building that every SQL adapter shares (SQLite and
+ * PostgreSQL accept all of it). Select lists alias the snake_case columns to
+ * the record's camelCase property names, so a driver's row *is* the record and
+ * the hot path maps nothing. Aliases are double-quoted because PostgreSQL folds
+ * unquoted names to lower case.
+ */
+
+/**
+ * A command that is not final (DESIGN 3). Partial indexes are declared with
+ * exactly this text and queries repeat it, because SQLite only uses a partial
+ * index when the query contains the index's WHERE term itself. Changing it
+ * therefore needs a migration that rebuilds those indexes; a test holds it
+ * against domain/status.ts FINAL_STATUSES.
+ */
+export const OPEN_COMMAND =
+  "status NOT IN ('completed', 'failedToSend', 'executionFailed', 'commandDropped', 'canceled', 'expired', 'error')";
+
+/**
+ * A device that is registered and not known to be away (Online, Standby or
+ * Unknown). Like OPEN_COMMAND, the partial index devices_present is declared
+ * with exactly this text, and queries repeat it.
+ */
+export const PRESENT_DEVICE = "removed_at IS NULL AND status <> 'Offline'";
+
+/** when a command next needs the scheduler: its status timer or, sooner, its expiry */
+export const WAKE_AT = 'CASE WHEN due_at IS NOT NULL AND due_at < expires_at THEN due_at ELSE expires_at END';
+
+export const COMMAND_COLUMNS = [
+  'id',
+  'user_id AS "userId"',
+  'device_id AS "deviceId"',
+  'type',
+  'payload_json AS "payloadJson"',
+  'app_service_name AS "appServiceName"',
+  'package_family_name AS "packageFamilyName"',
+  'permission_ticket AS "permissionTicket"',
+  'post_back_uri AS "postBackUri"',
+  'status',
+  'error',
+  'response_payload_json AS "responsePayloadJson"',
+  'custom_status AS "customStatus"',
+  'created_at AS "createdAt"',
+  'last_modified_at AS "lastModifiedAt"',
+  'expires_at AS "expiresAt"',
+  'attempts',
+  'due_at AS "dueAt"',
+].join(', ');
+
+export const DEVICE_COLUMNS = [
+  'id',
+  'user_id AS "userId"',
+  'name',
+  'kind',
+  'platform',
+  'model',
+  'manufacturer',
+  'status',
+  'last_seen_at AS "lastSeenAt"',
+  'created_at AS "createdAt"',
+].join(', ');
+
+export const HISTORY_COLUMNS = ['id', 'command_id AS "commandId"', 'sequence', 'status', 'at', 'detail'].join(', ');
+
+/** the status a newly registered device has: it has not connected yet */
+export const NEW_DEVICE_STATUS = 'Offline' satisfies DeviceRecord['status'];
+
+/** how long an idempotency key is kept when the caller does not say (DESIGN 2: at least 24 h) */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The record of a command as `createCommand` stores it (DESIGN 3: born `requesting`). */
+export function newCommandRecord(command: NewCommand): CommandRecord {
+  return {
+    id: command.id,
+    userId: command.userId,
+    deviceId: command.deviceId,
+    type: command.type,
+    payloadJson: command.payloadJson,
+    appServiceName: command.appServiceName,
+    packageFamilyName: command.packageFamilyName,
+    permissionTicket: command.permissionTicket,
+    postBackUri: command.postBackUri,
+    status: 'requesting',
+    error: null,
+    responsePayloadJson: null,
+    customStatus: null,
+    createdAt: command.createdAt,
+    lastModifiedAt: command.createdAt,
+    expiresAt: command.expiresAt,
+    attempts: 0,
+    dueAt: null,
+  };
+}
+
+export function newDeviceRecord(device: NewDevice): DeviceRecord {
+  return {
+    id: device.id,
+    userId: device.userId,
+    name: device.name,
+    kind: device.kind,
+    platform: device.platform,
+    model: device.model,
+    manufacturer: device.manufacturer,
+    status: NEW_DEVICE_STATUS,
+    lastSeenAt: null,
+    createdAt: device.createdAt,
+  };
+}
+
+export function historyEntry(
+  id: number,
+  commandId: string,
+  sequence: number,
+  status: HistoryEntry['status'],
+  at: number,
+  detail: string | null,
+): HistoryEntry {
+  return { id, commandId, sequence, status, at, detail };
+}
+

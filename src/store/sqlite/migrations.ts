@@ -1,0 +1,140 @@
+import type Database from 'better-sqlite3';
+import { OPEN_COMMAND, PRESENT_DEVICE, WAKE_AT } from '../sql-shared.js';
+
+/**
+ * The SQLite schema as an ordered list of migrations. A migration, once
+ * released, is never edited: change the schema by appending a new one.
+ * `schema_migrations` records which versions a database has, so opening a
+ * database runs only the ones it lacks (and running twice is a no-op).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'users, devices, commands, history, idempotency keys',
+    sql: `
+      CREATE TABLE users (
+        id              TEXT PRIMARY KEY,
+        postback_secret TEXT
+      ) STRICT;
+
+      CREATE TABLE devices (
+        id           TEXT PRIMARY KEY,
+        user_id      TEXT NOT NULL REFERENCES users (id),
+        name         TEXT NOT NULL,
+        kind         TEXT,
+        platform     TEXT,
+        model        TEXT,
+        manufacturer TEXT,
+        status       TEXT NOT NULL CHECK (status IN ('Online', 'Offline', 'Standby', 'Unknown')),
+        last_seen_at INTEGER,
+        created_at   INTEGER NOT NULL,
+        -- cleared when the device is removed, so the token stops working
+        token_hash   TEXT UNIQUE,
+        removed_at   INTEGER
+      ) STRICT;
+      CREATE INDEX devices_by_user ON devices (user_id, created_at) WHERE removed_at IS NULL;
+
+      CREATE TABLE commands (
+        id                    TEXT PRIMARY KEY,
+        user_id               TEXT NOT NULL,
+        device_id             TEXT NOT NULL REFERENCES devices (id),
+        type                  TEXT NOT NULL CHECK (type IN ('LaunchUri', 'AppService')),
+        payload_json          TEXT,
+        app_service_name      TEXT,
+        package_family_name   TEXT,
+        permission_ticket     TEXT,
+        post_back_uri         TEXT,
+        status                TEXT NOT NULL CHECK (status IN ('requesting', 'sentToTarget', 'executing', 'completed',
+                                'failedToSend', 'executionFailed', 'commandDropped', 'cancel', 'cancelling', 'canceled',
+                                'retry', 'expired', 'error', 'custom')),
+        error                 TEXT,
+        response_payload_json TEXT,
+        custom_status         TEXT,
+        created_at            INTEGER NOT NULL,
+        last_modified_at      INTEGER NOT NULL,
+        expires_at            INTEGER NOT NULL,
+        attempts              INTEGER NOT NULL,
+        due_at                INTEGER,
+        -- the sequence of the latest history entry, so the next needs no MAX()
+        last_sequence         INTEGER NOT NULL,
+        wake_at               INTEGER GENERATED ALWAYS AS (${WAKE_AT}) VIRTUAL
+      ) STRICT;
+      CREATE INDEX commands_by_device ON commands (user_id, device_id, id);
+      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND};
+      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND};
+
+      -- AUTOINCREMENT: an id is never reused, even after deletes, because it is the SSE event id
+      CREATE TABLE command_history (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id TEXT NOT NULL REFERENCES commands (id),
+        user_id    TEXT NOT NULL,
+        sequence   INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        detail     TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX command_history_by_command ON command_history (command_id, sequence);
+      CREATE INDEX command_history_by_user ON command_history (user_id, id);
+
+      CREATE TABLE idempotency_keys (
+        user_id    TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        command_id TEXT NOT NULL REFERENCES commands (id),
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, key)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    name: 'present devices, for the undelivered-command sweep',
+    sql: `
+      CREATE INDEX devices_present ON devices (id) WHERE ${PRESENT_DEVICE};
+    `,
+  },
+];
+
+/**
+ * Brings the database up to the newest migration, each in its own
+ * transaction. Returns the versions it applied (none when already current).
+ * Refuses a database that a newer Appia has migrated past what this one knows.
+ */
+export function runMigrations(db: Database.Database, now: () => number = Date.now): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  const applied = new Set(db.prepare<[], number>('SELECT version FROM schema_migrations').pluck().all());
+  const newest = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+  const unknown = [...applied].filter((v) => v > newest);
+  if (unknown.length > 0) {
+    throw new Error(
+      `the database has schema version ${Math.max(...unknown)}, newer than this Appia knows (${newest}); upgrade Appia`,
+    );
+  }
+  const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    // immediate: take the write lock first, then look again, so two processes
+    // opening one new file cannot both apply the same migration
+    const ran = db
+      .transaction(() => {
+        if (isApplied.get(migration.version) !== undefined) return false;
+        db.exec(migration.sql);
+        record.run(migration.version, migration.name, now());
+        return true;
+      })
+      .immediate();
+    if (ran) done.push(migration.version);
+  }
+  return done;
+}
