@@ -1,9 +1,14 @@
-// PLACEHOLDER (being replaced by the gateway work): refuses device connections.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
+import type { DeviceRecord } from '../domain/device.js';
 import type { Engine } from '../service/engine.js';
+import { hashDeviceToken } from '../service/device-tokens.js';
+import { CLOSE, DeviceConnection } from './connection.js';
+import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
+import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
 
 export interface GatewayDeps {
   readonly engine: Engine;
@@ -20,12 +25,125 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function createGateway(_deps: GatewayDeps): Gateway {
-  return {
-    handleUpgrade(_request, socket) {
-      socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\n\r\n');
-    },
-    connectedDevices: 0,
-    async close() {},
+/** the largest frame ws reads when the payload limit is off (0) */
+const UNLIMITED_FRAME_CAP = 64 * 1024 * 1024;
+/** how long a closing handshake may take before the socket is cut */
+const CLOSE_TIMEOUT_MS = 5000;
+/** on shutdown, how long devices get to answer the close before their sockets are cut */
+const SHUTDOWN_GRACE_MS = 1000;
+
+/**
+ * The device gateway (DESIGN 4): WebSocket connections on GET
+ * /devices/connect, on the HTTP server's port, authenticated by device
+ * token at the upgrade. One live connection per device on this node; a newer
+ * one replaces the older.
+ *
+ * @example
+ * const gateway = createGateway({ engine, config, log });
+ * server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+ * await gateway.close();
+ */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { engine, config, log } = deps;
+  const limits = frameLimits(config);
+  const options: ServerOptions & { closeTimeout: number } = {
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    // Frames up to the cap are read and answered (an oversized report gets a
+    // nack naming its limit); only frames past it make ws close with 1009.
+    maxPayload: frameCap(limits),
+    // Invalid UTF-8 is nacked by protocol.ts instead of closing with 1007.
+    skipUTF8Validation: true,
+    handleProtocols: selectProtocol,
+    closeTimeout: CLOSE_TIMEOUT_MS,
   };
+  const wss = new WebSocketServer(options);
+  /** the current connection of each connected device */
+  const current = new Map<string, DeviceConnection>();
+  /** every connection not yet settled, replaced ones included */
+  const live = new Set<DeviceConnection>();
+  /** a device's last connection still doing its disconnect work: the next one waits for it */
+  const settling = new Map<string, Promise<void>>();
+  let closing = false;
+
+  const pinger = config.pingIntervalMs > 0 ? setInterval(() => live.forEach((c) => c.heartbeat()), config.pingIntervalMs) : undefined;
+  pinger?.unref();
+
+  function accept(ws: WebSocket, device: DeviceRecord): void {
+    const previous = current.get(device.id);
+    // DESIGN 4: a second connection with the same token replaces the first, which closes with 4000.
+    const after = previous ? previous.replace() : (settling.get(device.id) ?? Promise.resolve());
+    const connection = new DeviceConnection(ws, device, { engine, log, limits }, after);
+    current.set(device.id, connection);
+    live.add(connection);
+    ws.once('close', () => {
+      const done = connection.settled;
+      // A replaced connection was already waited for by its successor; only the current one's disconnect work can race a reconnect.
+      if (current.get(device.id) === connection) {
+        current.delete(device.id);
+        settling.set(device.id, done);
+      }
+      void done.finally(() => {
+        live.delete(connection);
+        if (settling.get(device.id) === done) settling.delete(device.id);
+      });
+    });
+    log.debug({ deviceId: device.id, replaced: previous !== undefined }, 'device connected');
+  }
+
+  async function authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const found = deviceTokenOf(request);
+    if (!found.ok) return refuseUpgrade(socket, found.status, found.message);
+    let device: DeviceRecord | undefined;
+    try {
+      device = await engine.store.findDeviceByTokenHash(hashDeviceToken(found.token));
+    } catch (err) {
+      log.error({ err }, 'device token lookup failed');
+      return refuseUpgrade(socket, 503, 'the store is unavailable; try again later');
+    }
+    if (!device) return refuseUpgrade(socket, 401, 'the device token is unknown or revoked');
+    if (closing) return refuseUpgrade(socket, 503, 'the server is shutting down');
+    if (socket.destroyed) return;
+    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, device));
+  }
+
+  return {
+    handleUpgrade(request, socket, head) {
+      if (!isConnectPath(request)) return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${request.url ?? '/'}`);
+      if (closing) return refuseUpgrade(socket, 503, 'the server is shutting down');
+      // Until ws takes the socket over, a reset during the token lookup must not crash the process.
+      const onError = (): void => void socket.destroy();
+      socket.on('error', onError);
+      void authenticate(request, socket, head).finally(() => socket.off('error', onError));
+    },
+    get connectedDevices() {
+      return current.size;
+    },
+    async close() {
+      closing = true;
+      if (pinger) clearInterval(pinger);
+      const all = [...live];
+      all.forEach((c) => c.close(CLOSE.shutdown));
+      const grace = setTimeout(() => all.forEach((c) => c.terminate()), SHUTDOWN_GRACE_MS);
+      await Promise.all(all.map((c) => c.settled));
+      clearTimeout(grace);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** DESIGN 8: a report frame may carry a responsePayload of APPIA_MAX_PAYLOAD_BYTES plus its other fields. */
+function frameLimits(config: Config): FrameLimits {
+  const unlimited = config.maxPayloadBytes === 0;
+  return {
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    maxFrameBytes: unlimited ? UNLIMITED_FRAME_CAP : config.maxPayloadBytes + FRAME_ENVELOPE_BYTES,
+  };
+}
+
+/** ws's hard cap: four times the frame limit, at least 1 MiB, so oversized reports can still be nacked. */
+function frameCap(limits: FrameLimits): number {
+  return Math.min(UNLIMITED_FRAME_CAP, Math.max(1024 * 1024, 4 * limits.maxFrameBytes));
 }

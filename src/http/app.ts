@@ -7,6 +7,7 @@ import { sendGraphError, toAppiaError } from './graph-errors.js';
 import { RateLimiter } from './rate-limit.js';
 import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
+import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
 
 /** Who is calling (DESIGN 5): the user and the token's delegated scopes. */
@@ -102,6 +103,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
         });
         await graph.register(deviceRoutes(deps, config));
         await graph.register(commandRoutes(deps, config));
+        await graph.register(eventRoutes(deps, config));
       },
       { prefix },
     );

@@ -1,5 +1,4 @@
 import { ConfigError, parseConfig, settingsHelp } from '../../config.js';
-import { startAppia } from '../../server.js';
 import { CliError, type CliCommand } from '../cli.js';
 
 export const serveCommand: CliCommand = {
@@ -18,6 +17,8 @@ export const serveCommand: CliCommand = {
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    // Loaded here, not at the top: the other commands start without the server's modules.
+    const { startAppia } = await import('../../server.js');
     const running = await startAppia(config);
     running.app.log.info(`Appia listening on ${running.url} (data in ${config.dataDir})`);
     if (config.logLevel === 'silent') console.log(`Appia listening on ${running.url}`);

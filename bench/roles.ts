@@ -1,0 +1,19 @@
+import { mqttResponders } from './baselines/mqtt.js';
+import { natsResponders } from './baselines/nats.js';
+import { wsRelayServer, wsResponders } from './baselines/ws-relay.js';
+
+/**
+ * Everything a worker process can run, by name. To run a new role in its own
+ * process, export it from its scenario's module and add it here; then
+ * `processes.startWorker('<name>', options)` starts it, typed.
+ */
+export const roles = {
+  'ws-relay-server': wsRelayServer,
+  'ws-responders': wsResponders,
+  'mqtt-responders': mqttResponders,
+  'nats-responders': natsResponders,
+} as const;
+
+export type RoleName = keyof typeof roles;
+export type RoleOptions<K extends RoleName> = Parameters<(typeof roles)[K]>[0];
+export type RoleInfo<K extends RoleName> = Awaited<ReturnType<(typeof roles)[K]>>['info'];

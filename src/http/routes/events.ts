@@ -1,0 +1,264 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { subjects, type BusMessage } from '../../bus/bus.js';
+import type { HistoryEntry } from '../../domain/command.js';
+import { AppiaError } from '../../domain/errors.js';
+import { isCommandId, isUuid } from '../../domain/ids.js';
+import { isFinal } from '../../domain/status.js';
+import { requireScope, type AppConfig, type AppDeps } from '../app.js';
+import { isoTime } from '../representation.js';
+import { CommandParams } from '../schemas.js';
+
+const COMMAND = ['Device.Command'] as const;
+const PAGE = 500;
+/** commands whose device id a /me/events stream remembers before it starts over */
+const DEVICE_CACHE = 10_000;
+
+export interface EventRoutesConfig extends AppConfig {
+  /** how often an idle stream sends a comment, so proxies keep it open (default 15 s) */
+  readonly sseHeartbeatMs?: number;
+}
+
+const EventsQuery = Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) });
+
+/**
+ * DESIGN 2, live status: Server-Sent Events of status changes.
+ *
+ * - `GET .../commands/{cid}/events`: the command's history from its start (or
+ *   after `Last-Event-ID`), then each change as it happens; the stream ends
+ *   after a final status.
+ * - `GET /me/events`: every change of the caller's commands from now (or
+ *   after `Last-Event-ID`, to resume), until the client goes away.
+ *
+ * Each event is `id: <history id>`, `event: status` and `data:` a JSON object
+ * `{commandId, deviceId, status, dateTime, sequence, detail?}`. Events are
+ * always read from the store's history: the bus only says "look again", so
+ * a stream never skips or repeats an event, even when a bus message is lost
+ * or two arrive out of order. The stream subscribes before its first read,
+ * so nothing that happens while it reads is missed.
+ */
+export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPluginAsyncTypebox {
+  const { store, bus } = deps.engine;
+  const heartbeatMs = config.sseHeartbeatMs ?? 15_000;
+  const open = new Set<EventStream>();
+
+  return async (app) => {
+    // Open streams would hold the server open: end them before it closes.
+    app.addHook('preClose', async () => {
+      for (const stream of open) stream.end();
+    });
+
+    app.get(
+      '/me/devices/:deviceId/commands/:commandId/events',
+      { schema: { params: CommandParams, querystring: EventsQuery } },
+      async (request, reply) => {
+        requireScope(request.principal, COMMAND);
+        const { userId } = request.principal;
+        const { deviceId } = request.params;
+        const commandId = request.params.commandId.toUpperCase();
+        const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
+        const feed = new Feed(async (write) => {
+          const history = await store.listHistory(commandId);
+          for (const entry of history) write(entry, deviceId);
+          return history.some((h) => isFinal(h.status)) ? 'done' : 'more';
+        }, after ?? 0);
+        const unsubscribe = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+          if (m.kind === 'status' && m.commandId === commandId) feed.wake();
+        });
+        const command = isUuid(deviceId) && isCommandId(commandId) ? await store.getCommand(userId, deviceId, commandId) : undefined;
+        if (!command) {
+          unsubscribe();
+          throw new AppiaError('notFound', `command ${request.params.commandId} was not found on device ${deviceId}`);
+        }
+        // Resuming after the final event: there is nothing more to say.
+        const history = await store.listHistory(commandId);
+        const finalEntry = history.find((h) => isFinal(h.status));
+        if (after !== undefined && finalEntry && finalEntry.id <= after) {
+          unsubscribe();
+          return reply.code(204).send();
+        }
+        serve(request, reply, feed, unsubscribe);
+      },
+    );
+
+    app.get('/me/events', { schema: { querystring: EventsQuery } }, async (request, reply) => {
+      requireScope(request.principal, COMMAND);
+      const { userId } = request.principal;
+      const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
+      const deviceOf = new Map<string, string>();
+      const feed = new Feed(async (write) => {
+        for (;;) {
+          const entries = await store.listUserHistorySince(userId, feed.lastId, PAGE);
+          for (const entry of entries) write(entry, await deviceIdOf(entry.commandId));
+          if (entries.length < PAGE) return 'more';
+        }
+      }, after);
+      async function deviceIdOf(commandId: string): Promise<string | null> {
+        let deviceId = deviceOf.get(commandId);
+        if (deviceId === undefined) {
+          deviceId = (await store.getCommandById(commandId))?.deviceId;
+          if (deviceId === undefined) return null;
+          remember(commandId, deviceId);
+        }
+        return deviceId;
+      }
+      function remember(commandId: string, deviceId: string): void {
+        if (deviceOf.size >= DEVICE_CACHE) deviceOf.clear();
+        deviceOf.set(commandId, deviceId);
+      }
+      const unsubscribe = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+        if (m.kind !== 'status') return;
+        remember(m.commandId, m.deviceId);
+        // Without Last-Event-ID the stream starts at the first change after it opened.
+        feed.startBefore(m.historyId);
+        feed.wake();
+      });
+      serve(request, reply, feed, unsubscribe);
+    });
+  };
+
+  /** Takes the response over from Fastify and streams the feed until either side ends it. */
+  function serve(request: FastifyRequest, reply: FastifyReply, feed: Feed, unsubscribe: () => void): void {
+    reply.hijack();
+    const stream = new EventStream(reply.raw, heartbeatMs, () => {
+      unsubscribe();
+      open.delete(stream);
+    });
+    open.add(stream);
+    reply.raw.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx and similar proxies buffer responses unless told not to
+      'x-accel-buffering': 'no',
+    });
+    // a first comment sends the headers now; `retry` is how long a browser waits to reconnect
+    reply.raw.write(': appia status events\nretry: 2000\n\n');
+    feed.attach(stream, (err) => {
+      request.log.warn({ err }, 'event stream failed; the client may resume with Last-Event-ID');
+      stream.end();
+    });
+  }
+}
+
+type Pump = (write: (entry: HistoryEntry, deviceId: string | null) => void) => Promise<'more' | 'done'>;
+
+/**
+ * Reads events from the store after `lastId` whenever it is woken, one read
+ * at a time: wakes that come during a read cause one more read after it.
+ */
+class Feed {
+  lastId: number;
+  readonly #pump: Pump;
+  #started: boolean;
+  #stream: EventStream | undefined;
+  #onError: (err: unknown) => void = () => {};
+  #reading = false;
+  #again = false;
+
+  /** `after` undefined: start with the first change that is announced after the stream opened */
+  constructor(pump: Pump, after: number | undefined) {
+    this.#pump = pump;
+    this.lastId = after ?? 0;
+    this.#started = after !== undefined;
+  }
+
+  startBefore(historyId: number): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.lastId = historyId - 1;
+  }
+
+  attach(stream: EventStream, onError: (err: unknown) => void): void {
+    this.#stream = stream;
+    this.#onError = onError;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.#stream || !this.#started) return;
+    if (this.#reading) {
+      this.#again = true;
+      return;
+    }
+    this.#reading = true;
+    void this.#read();
+  }
+
+  async #read(): Promise<void> {
+    const stream = this.#stream!;
+    try {
+      do {
+        this.#again = false;
+        const outcome = await this.#pump((entry, deviceId) => {
+          if (entry.id <= this.lastId || stream.ended) return;
+          stream.event(entry, deviceId);
+          this.lastId = entry.id;
+        });
+        if (outcome === 'done') {
+          stream.end();
+          return;
+        }
+      } while (this.#again && !stream.ended);
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      this.#reading = false;
+    }
+  }
+}
+
+/** One open text/event-stream response. */
+class EventStream {
+  ended = false;
+  readonly #res: ServerResponse;
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #onEnd: () => void;
+
+  constructor(res: ServerResponse, heartbeatMs: number, onEnd: () => void) {
+    this.#res = res;
+    this.#onEnd = onEnd;
+    this.#heartbeat = setInterval(() => this.#write(': keep-alive\n\n'), heartbeatMs);
+    res.on('close', () => this.#closed());
+  }
+
+  event(entry: HistoryEntry, deviceId: string | null): void {
+    const data = {
+      commandId: entry.commandId,
+      deviceId,
+      status: entry.status,
+      dateTime: isoTime(entry.at),
+      sequence: entry.sequence,
+      ...(entry.detail ? { detail: entry.detail } : {}),
+    };
+    this.#write(`id: ${entry.id}\nevent: status\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.#res.end();
+    this.#closed();
+  }
+
+  #write(text: string): void {
+    if (!this.ended) this.#res.write(text);
+  }
+
+  #closed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.#heartbeat);
+    this.#onEnd();
+  }
+}
+
+/** SSE resume point: the `Last-Event-ID` header (browsers send it on reconnect) or `?lastEventId=`. */
+function lastEventId(header: string | string[] | undefined, query: string | undefined): number | undefined {
+  const raw = typeof header === 'string' && header.trim() !== '' ? header.trim() : query;
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw new AppiaError('badRequest', `Last-Event-ID must be an event id from this stream (got ${JSON.stringify(raw)})`);
+  return Number(raw);
+}
