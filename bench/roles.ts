@@ -1,3 +1,4 @@
+import { appiaDevices, appiaIdleDevices } from './appia/devices.js';
 import { mqttResponders } from './baselines/mqtt.js';
 import { natsResponders } from './baselines/nats.js';
 import { wsRelayServer, wsResponders } from './baselines/ws-relay.js';
@@ -12,6 +13,8 @@ export const roles = {
   'ws-responders': wsResponders,
   'mqtt-responders': mqttResponders,
   'nats-responders': natsResponders,
+  'appia-devices': appiaDevices,
+  'appia-idle-devices': appiaIdleDevices,
 } as const;
 
 export type RoleName = keyof typeof roles;

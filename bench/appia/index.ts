@@ -1,17 +1,19 @@
 import type { Scenario } from '../lib/scenario.js';
+import { api } from './api.js';
+import { connections } from './connections.js';
+import { endToEnd, endToEndNormal } from './e2e.js';
 
 /**
- * Appia's own scenarios, run after the baselines (bench/scenarios.ts). Not
- * written yet; planned, each a `Scenario` of kind 'appia' in its own file here:
+ * Appia's own scenarios, run after the baselines (bench/scenarios.ts), each
+ * starting its own `appia serve` process (server.ts):
  *
- * - end-to-end: start the server (ProcessTracker.spawn / startWorker) and
- *   `shape.responders` devices, then `measureRequestReply(context, send)` with
- *   `send(target)` = create a command for device `target` with `Prefer: wait`
- *   and resolve on its final status. Its figures carry the same keys as the
- *   baselines' (closedLoop.*, paced.*), so the table divides them by each baseline.
- * - api: the HTTP API alone under autocannon.
- * - connections: idle device connections held, memory per connection.
- * - durability: durable commands/s; a figure with
- *   `compareWith: ['sqlite.fullCommitsPerSecond']` is divided by the raw SQLite figure.
+ * - `appia-e2e`: end to end with the baselines' shape (100 SDK devices, 200
+ *   outstanding, then paced 500/s), SQLite synchronous=FULL; its closedLoop.*
+ *   and paced.* figures are divided by each baseline's, and its commands/s
+ *   by raw SQLite single-row commits.
+ * - `appia-e2e-normal`: the same with synchronous=NORMAL.
+ * - `appia-api`: the HTTP API alone under autocannon (create, GET).
+ * - `appia-connections`: idle device connections held, memory per
+ *   connection, one command each to all of them.
  */
-export const appiaScenarios: readonly Scenario[] = [];
+export const appiaScenarios: readonly Scenario[] = [endToEnd, endToEndNormal, api, connections];

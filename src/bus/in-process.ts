@@ -22,7 +22,9 @@ export class InProcessBus implements Bus {
     handlers.add(handler);
     return () => {
       handlers.delete(handler);
-      if (handlers.size === 0) this.#handlers.delete(subject);
+      // Only drop the subject's set if it is still this one: a second call of
+      // this function must not remove a newer subscriber's set.
+      if (handlers.size === 0 && this.#handlers.get(subject) === handlers) this.#handlers.delete(subject);
     };
   }
 

@@ -63,6 +63,14 @@ export interface Scheduler {
 const MAX_ROUNDS_PER_TICK = 20;
 const DEFAULT_CANCEL_RESEND_MS = 30_000;
 
+/**
+ * Starts this node's timer loop (main wiring calls it once per process).
+ *
+ * @example
+ * const scheduler = startScheduler({ engine, config, log: app.log });
+ * // ... on shutdown:
+ * await scheduler.close();
+ */
 export function startScheduler(deps: SchedulerDeps): Scheduler {
   const scheduler = new TimerLoop(deps);
   scheduler.start();

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { subjects, type Bus, type BusMessage } from '../bus/bus.js';
 import type { CommandRecord, CommandType, HistoryEntry } from '../domain/command.js';
 import { AppiaError, isAppiaError } from '../domain/errors.js';
-import { commandId } from '../domain/ids.js';
+import { commandIdSource } from '../domain/ids.js';
 import { transition, type LifecycleEvent } from '../domain/lifecycle.js';
 import { isFinal, type Status } from '../domain/status.js';
 import type { Store, StatusChange, TransitionResult } from '../store/store.js';
@@ -69,6 +69,7 @@ export class Engine {
   readonly timings: EngineTimings;
   readonly now: () => number;
   readonly #random: () => number;
+  readonly #nextId = commandIdSource((n) => randomBytes(n));
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -89,7 +90,7 @@ export class Engine {
     const expiresAt = input.expiresAt ?? now + (this.timings.defaultTtlMs || MAX_TTL_MS);
     const result = await this.store.createCommand(
       {
-        id: commandId(now, randomBytes(16)),
+        id: this.#nextId(now),
         userId,
         deviceId,
         type: input.type,
@@ -151,7 +152,9 @@ export class Engine {
     const result = await this.apply(commandId, 'deliveryFailed', { detail }, known);
     if (!result.ok) return result;
     if (this.timings.maxAttempts > 0 && result.command.attempts >= this.timings.maxAttempts) {
-      return this.apply(commandId, 'attemptsExhausted', { detail: `${result.command.attempts} delivery attempts failed` }, result.command);
+      // Graph clients read `error` on a failed command: say why there too.
+      const why = `${result.command.attempts} delivery attempts failed (last: ${detail})`;
+      return this.apply(commandId, 'attemptsExhausted', { detail: why, error: why }, result.command);
     }
     return result;
   }
@@ -196,7 +199,8 @@ export class Engine {
     if (!removed) return false;
     this.bus.publish(subjects.device(deviceId), { kind: 'deviceRemoved', deviceId });
     for (const command of await this.store.listOpenCommands(deviceId)) {
-      await this.apply(command.id, 'deviceRemoved', { detail: 'the device was removed' }, command);
+      const undelivered = command.status === 'requesting' || command.status === 'retry';
+      await this.apply(command.id, 'deviceRemoved', { detail: 'the device was removed', ...(undelivered ? { error: 'the device was removed before delivery' } : {}) }, command);
     }
     return true;
   }
@@ -275,7 +279,7 @@ export class Engine {
       case 'retry':
         return at + this.retryDelay(attempts);
       case 'cancel':
-        // Until the device's node sends the cancel; if it is offline, the timeout ends it.
+        // Until the device's node sends the cancel; when it comes due, the scheduler asks that node again.
       case 'cancelling':
         return this.timings.cancelTimeoutMs > 0 ? at + this.timings.cancelTimeoutMs : null;
       default:

@@ -650,7 +650,7 @@ export class World {
   }
 
   commandIdAt(at: number): string {
-    return commandId(at, randomBytes(16));
+    return commandId(at, randomBytes(14));
   }
 
   newDevice(userId: string, overrides: Partial<NewDevice> = {}): NewDevice {

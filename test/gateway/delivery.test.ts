@@ -119,6 +119,18 @@ describe('device gateway: delivery and reports', () => {
     await second.close();
   });
 
+  it('records a receipt that lost the race with the receipt timeout as a delivery, then the receipt', async () => {
+    const { id: deviceId, deviceToken } = await appia.addDevice(user);
+    const device = await connectDevice(appia, deviceToken);
+    const commandId = await createCommand(appia, user, deviceId);
+    await device.command();
+    // What the scheduler does when no receipt came in time.
+    assert.ok((await appia.engine.deliveryFailed(commandId, 'no receipt within the receipt timeout')).ok);
+    assert.equal((await device.report({ t: 'received', id: commandId })).t, 'ack');
+    assert.deepEqual(await historyOf(appia, user, deviceId, commandId), ['requesting', 'sentToTarget', 'retry', 'sentToTarget', 'executing']);
+    await device.close();
+  });
+
   it('sends a cancel to the device and records its confirmation', async () => {
     const { id: deviceId, deviceToken } = await appia.addDevice(user);
     const device = await connectDevice(appia, deviceToken);

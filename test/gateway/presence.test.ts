@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
-import { commandStatus, connectDevice, createCommand, historyOf, presenceOf, until } from './support.js';
+import { connectDevice, createCommand, historyOf, presenceOf, until } from './support.js';
 
 // DESIGN 4: presence (Online / Standby / Offline), one connection per device, liveness by ping/pong.
 describe('device gateway: presence and connections', () => {
@@ -66,7 +67,7 @@ describe('device gateway: liveness', () => {
   let appia: TestAppia;
   let user: string;
   before(async () => {
-    appia = await startTestAppia({ pingIntervalMs: 40 });
+    appia = await startTestAppia({ pingIntervalMs: 100 });
     user = await appia.token('erin');
   });
   after(() => appia.stop());
@@ -74,21 +75,39 @@ describe('device gateway: liveness', () => {
   it('closes a connection that stops answering pings and marks the device Offline', async () => {
     const { id, deviceToken } = await appia.addDevice(user);
     const silent = await connectDevice(appia, deviceToken, { autoPong: false });
-    const commandId = await createCommand(appia, user, id);
-    await silent.command();
     await once(silent.ws, 'ping');
     assert.equal((await silent.closed).code, 1006, 'terminated without a closing handshake');
     await until(async () => ((await presenceOf(appia, user, id)).status === 'Offline' ? true : undefined), 'Offline');
-    assert.equal(await commandStatus(appia, user, id, commandId), 'retry');
+    assert.equal(appia.gateway.connectedDevices, 0);
   });
 
   it('keeps a connection that answers its pings', async () => {
     const { id, deviceToken } = await appia.addDevice(user);
     const device = await connectDevice(appia, deviceToken);
-    for (let i = 0; i < 4; i++) await once(device.ws, 'ping');
+    for (let i = 0; i < 3; i++) await once(device.ws, 'ping');
     assert.equal(device.ws.readyState, device.ws.OPEN);
     assert.equal((await device.report({ t: 'state', state: 'active' })).t, 'ack');
     assert.equal((await presenceOf(appia, user, id)).status, 'Online');
     await device.close();
+  });
+});
+
+describe('device gateway: shutdown', () => {
+  it('closes every device connection with 1001 and marks the devices Offline before the store closes', async () => {
+    const appia = await startTestAppia({ pingIntervalMs: 0 });
+    const user = await appia.token('frank');
+    const { id, deviceToken } = await appia.addDevice(user);
+    const device = await connectDevice(appia, deviceToken);
+    assert.equal((await device.report({ t: 'state', state: 'active' })).t, 'ack');
+
+    await appia.stop({ keepData: true });
+    assert.equal((await device.closed).code, 1001);
+    const again = await startTestAppia({ pingIntervalMs: 0 }, { dataDir: appia.dataDir });
+    try {
+      assert.equal((await presenceOf(again, await again.token('frank'), id)).status, 'Offline');
+    } finally {
+      await again.stop();
+      await rm(appia.dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,6 +2,7 @@ import { parseCliArgs } from '../args.js';
 import { CliError, type CliCommand } from '../cli.js';
 import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
 import { fields, printJson } from '../output.js';
+import { waitAndReport } from '../follow.js';
 
 const HELP = `Usage:
   appia send DEVICE --uri URI
@@ -14,6 +15,8 @@ command's id and status. Follow it with \`appia status DEVICE COMMAND\`.
   --app-service NAME    an AppService command for this app service ...
   --package PFN         ... of this package family name
   --payload JSON        the AppService payload, a JSON object (default {})
+  --wait                stay until the command finishes, showing each status change as it
+                        happens, then its response payload (exit 1 unless it completed)
 
 Options:
 ${SERVER_OPTIONS_HELP}`;
@@ -24,6 +27,7 @@ const SEND_OPTIONS = {
   'app-service': { type: 'string' },
   package: { type: 'string' },
   payload: { type: 'string' },
+  wait: { type: 'boolean' },
 } as const;
 
 /** A command as the API returns it (the fields the CLI shows). */
@@ -49,10 +53,12 @@ export const sendCommand: CliCommand = {
     }
     if (positionals.length !== 1) throw new CliError('give exactly one DEVICE (an id, or a name from `appia devices`); see appia send --help');
     const body = commandBody(values);
-    const client = new ApiClient(serverTarget(values));
+    const target = serverTarget(values);
+    const client = new ApiClient(target);
     return reportingApiErrors(async () => {
       const device = await resolveDevice(client, positionals[0]!);
       const created = await client.post<CommandJson>(`/me/devices/${encodeURIComponent(device.id)}/commands`, body);
+      if (values.wait) return waitAndReport(target, client, device, created, values.json === true);
       // Steps that follow the created command go here, each taking the command and
       // returning the one to show: e.g. `--wait` (Prefer: wait, or the events
       // stream) would return the command once it is final.

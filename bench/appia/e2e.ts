@@ -1,0 +1,114 @@
+// Appia end to end, the shape every request/response baseline has: 100
+// devices on the device SDK (a worker process) answering an AppService
+// command at once, 200 commands outstanding in a closed loop, then a paced
+// 500/s. A command is created over HTTP with `Prefer: wait=60`, which Appia
+// answers only once the command is final, so each request/response here is
+// create -> deliver -> received -> completed stored -> answer, and the
+// requester learns `completed` from the server itself with one request and
+// no polling. The server runs in its own process; the requesters (a thin
+// keep-alive HTTP client, http-client.ts) in the benchmark's.
+import { loadavg } from 'node:os';
+import { runClosedLoop } from '../lib/closed-loop.js';
+import { measureRequestReply } from '../lib/request-reply.js';
+import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
+import { requestBody, shape } from '../lib/shape.js';
+import { benchAppService } from './devices.js';
+import { expectJson, HttpPool, httpRequest } from './http-client.js';
+import { processSeconds, registerDevices, startAppiaServer } from './server.js';
+
+/**
+ * The command every end-to-end request creates: an AppService command for
+ * the devices' handler, carrying the shape's payload and ticket (so its bytes
+ * match the baselines' request closely).
+ */
+export const commandBody = {
+  type: 'AppService',
+  appServiceName: benchAppService.appServiceName,
+  packageFamilyName: benchAppService.packageFamilyName,
+  payload: requestBody.payload,
+  permissionTicket: requestBody.permissionTicket,
+  postBackUri: null,
+} as const;
+
+export const endToEnd: Scenario = {
+  name: 'appia-e2e',
+  title: 'Appia end to end (SQLite synchronous=FULL, Prefer: wait)',
+  kind: 'appia',
+  run: (context) => runEndToEnd(context, 'FULL'),
+};
+
+export const endToEndNormal: Scenario = {
+  name: 'appia-e2e-normal',
+  title: 'Appia end to end (SQLite synchronous=NORMAL, Prefer: wait)',
+  kind: 'appia',
+  run: (context) => runEndToEnd(context, 'NORMAL'),
+};
+
+async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORMAL'): Promise<ScenarioOutcome> {
+  const load = loadavg();
+  context.progress(`starting the Appia server (synchronous=${synchronous})`);
+  const server = await startAppiaServer(context, { synchronous });
+  context.progress(`registering and connecting ${shape.responders} SDK devices`);
+  const devices = await registerDevices(server, shape.responders);
+  const deviceWorker = await context.processes.startWorker('appia-devices', { url: server.url, tokens: devices.map((d) => d.token) });
+
+  const pool = new HttpPool(server.host, server.port, shape.outstanding, shape.requestTimeoutMs);
+  const headers = {
+    host: `${server.host}:${server.port}`,
+    authorization: `Bearer ${server.token}`,
+    prefer: 'wait=60',
+  };
+  const requests = devices.map((d) => httpRequest('POST', `/beta/me/devices/${d.id}/commands`, headers, commandBody));
+  let completed = 0;
+  const send = async (target: number): Promise<void> => {
+    const command = expectJson(await pool.request(requests[target]!), 201, 'create with Prefer: wait');
+    if (command.status !== 'completed') throw new Error(`the command ended ${command.status}, not completed`);
+    completed++;
+  };
+  try {
+    // The server takes a few seconds to reach its steady pace (JIT, SQLite's page cache): a
+    // closed loop of its own before the shared measurement, whose own warm-up is only 1 s.
+    const prewarmMs = 2 * context.timing.warmupMs;
+    context.progress(`warming the server up, ${prewarmMs / 1000} s`);
+    await runClosedLoop({ outstanding: shape.outstanding, warmupMs: 0, durationMs: prewarmMs, send: (slot) => send(slot % shape.responders) });
+    const cpuBefore = processSeconds(server.pid);
+    const completedBefore = completed;
+    const { figures, notes } = await measureRequestReply(context, send);
+    const serverCpu = (processSeconds(server.pid) ?? NaN) - (cpuBefore ?? NaN);
+    const perSecond = figures.find((f) => f.key === 'closedLoop.roundTripsPerSecond')!.value;
+    const durable: Figure[] =
+      synchronous === 'FULL'
+        ? [
+            {
+              key: 'appia.durableCommandsPerSecond',
+              label: 'commands/s vs raw 1-row commits',
+              value: perSecond,
+              unit: '/s',
+              better: 'higher',
+              compareWith: ['sqlite.fullCommitsPerSecond'],
+            },
+          ]
+        : [];
+    const cpuPerCommand: Figure = {
+      key: 'appia.serverCpuPerCommandUs',
+      label: 'server CPU per command',
+      value: (serverCpu * 1e6) / (completed - completedBefore),
+      unit: 'µs',
+      better: 'lower',
+    };
+    return {
+      figures: [...figures, ...durable, cpuPerCommand],
+      notes: [
+        `completion learnt from the server: POST .../commands with Prefer: wait=60 answers once the command is final (4 stored status changes each); ` +
+          `${shape.responders} SDK devices in 1 worker; ${prewarmMs / 1000} s of extra warm-up first; server CPU per command over the closed loop and paced runs together`,
+        ...notes,
+        `load average at start ${load.map((l) => l.toFixed(2)).join(' ')}`,
+      ],
+    };
+  } finally {
+    pool.close();
+    // devices first, so the server's shutdown (and a --cpu-prof profile) is not spent on reconnects
+    await deviceWorker.stop();
+    await server.process.stop();
+  }
+}

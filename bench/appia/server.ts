@@ -1,0 +1,147 @@
+// Starting the Appia server for a scenario: `node bin/appia.js serve` in its
+// own process (ProcessTracker.spawn, so it is always stopped), a user token
+// from its embedded issuer, and device registration over HTTP.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
+import { freePort, loopback, waitForPort } from '../lib/ports.js';
+import type { StartedProcess } from '../lib/processes.js';
+import type { ScenarioContext } from '../lib/scenario.js';
+import { expectJson, HttpPool, httpRequest } from './http-client.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const appiaBin = join(root, 'bin', 'appia.js');
+
+/**
+ * Set APPIA_BENCH_CPU_PROF=<dir> to run every Appia server of the run under
+ * `node --cpu-prof --cpu-prof-dir=<dir>`; the profile is written when the
+ * server stops (see bench/README.md, Profiling).
+ */
+const cpuProfDir = process.env['APPIA_BENCH_CPU_PROF'];
+
+export interface AppiaServer {
+  readonly process: StartedProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly host: string;
+  /** http://127.0.0.1:port */
+  readonly url: string;
+  /** a user token (scopes Device.Read Device.Command) from the server's embedded issuer */
+  readonly token: string;
+  /** the open-files limit the server runs with, as /proc reports it */
+  readonly maxOpenFiles: number | undefined;
+}
+
+export interface AppiaServerOptions {
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** raise the server's open-files limit to this (via `ulimit -n` in a shell that execs node) */
+  readonly maxOpenFiles?: number;
+  /** more `appia serve` flags */
+  readonly args?: readonly string[];
+}
+
+/**
+ * `appia serve` on a free loopback port with a fresh data dir, quiet logs, no
+ * rate limit and no open-commands limit (the issue's command line).
+ */
+export async function startAppiaServer(context: ScenarioContext, options: AppiaServerOptions = {}): Promise<AppiaServer> {
+  const port = await freePort();
+  const dataDir = context.processes.tempDir('appia');
+  const serveArgs = [
+    appiaBin,
+    'serve',
+    '--port',
+    String(port),
+    '--data',
+    dataDir,
+    '--log-level',
+    'warn',
+    '--rate-limit',
+    '0',
+    '--max-open-commands',
+    '0',
+    '--sqlite-synchronous',
+    options.synchronous ?? 'FULL',
+    ...(options.args ?? []),
+  ];
+  const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...serveArgs];
+  const started =
+    options.maxOpenFiles === undefined
+      ? context.processes.spawn('appia-server', process.execPath, nodeArgs)
+      : // `exec` keeps the pid: the tracker stops node itself. Raising the hard limit needs root
+        // (CAP_SYS_RESOURCE); otherwise the soft limit goes up to the hard one.
+        context.processes.spawn('appia-server', '/bin/sh', [
+          '-c',
+          `ulimit -n ${options.maxOpenFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+          process.execPath,
+          ...nodeArgs,
+        ]);
+  await waitForPort(port, 15_000);
+  const issuer = await openEmbeddedIssuer({ dataDir });
+  const token = await issuer.mint({ user: 'bench-user', ttlSeconds: 6 * 3600 });
+  return {
+    process: started,
+    pid: started.pid,
+    port,
+    host: loopback,
+    url: `http://${loopback}:${port}`,
+    token,
+    maxOpenFiles: openFilesLimit(started.pid),
+  };
+}
+
+/** A device as registered: its id and its token. */
+export interface RegisteredDevice {
+  readonly id: string;
+  readonly token: string;
+}
+
+/** Registers `count` devices of the server's user over HTTP (POST /beta/me/devices), `concurrency` at a time. */
+export async function registerDevices(server: AppiaServer, count: number, concurrency = 32): Promise<RegisteredDevice[]> {
+  const pool = new HttpPool(server.host, server.port, concurrency, 60_000);
+  try {
+    const devices: RegisteredDevice[] = new Array(count);
+    const headers = { host: `${server.host}:${server.port}`, authorization: `Bearer ${server.token}` };
+    await pool.forEach(count, concurrency, async (i) => {
+      const body = { name: `bench device ${i}`, kind: 'Desktop', platform: 'Linux', model: 'bench', manufacturer: 'Appia' };
+      const answer = expectJson(await pool.request(httpRequest('POST', '/beta/me/devices', headers, body)), 201, 'device registration');
+      devices[i] = { id: answer.id, token: answer.deviceToken };
+    });
+    return devices;
+  } finally {
+    pool.close();
+  }
+}
+
+/** VmRSS (or another /proc/<pid>/status field) in bytes, or undefined when it cannot be read. */
+export function procStatusBytes(pid: number, field = 'VmRSS'): number | undefined {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The soft "Max open files" of a process (Linux /proc), or undefined. */
+export function openFilesLimit(pid: number | 'self'): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    if (!match) return undefined;
+    return match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc), or undefined. */
+export function processSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
+}
