@@ -1,4 +1,4 @@
-import { tooDeep } from '../http/input.js';
+import { tooDeep } from '../domain/json.js';
 
 /**
  * DESIGN 4, the device protocol: JSON text frames, `t` is the frame type.
