@@ -60,6 +60,12 @@ export interface VerifierOptions {
   readonly userClaim?: 'oid' | 'sub';
   readonly now?: () => number;
   readonly fetch?: FetchLike;
+  /**
+   * How long a verified token is accepted again without a new signature
+   * check, at most until it expires; default `DEFAULT_CACHE_MS`, 0 = never.
+   * Only successes are kept, at most 10,000 tokens.
+   */
+  readonly cacheMs?: number;
 }
 
 export interface Verifier {
@@ -127,10 +133,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!options.audience) throw new TypeError('the verifier needs an audience');
   const now = options.now ?? Date.now;
   const getKey = keyResolver(options.keys, options.fetch, now);
+  const cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  // token -> its principal, until the earlier of its expiry and cacheMs from its check.
+  // A signature check costs more than the rest of a request; a client sends one token many times.
+  const verified = new Map<string, { readonly principal: Principal; readonly until: number }>();
 
   return {
     async verify(authorizationHeader) {
       const token = bearerToken(authorizationHeader);
+      const cached = verified.get(token);
+      if (cached !== undefined) {
+        if (cached.until > now()) return cached.principal;
+        verified.delete(token);
+      }
       let claims: JWTPayload;
       try {
         ({ payload: claims } = await jwtVerify(token, getKey, {
@@ -144,10 +159,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
       } catch (err) {
         throw toAppiaError(err);
       }
-      return principalOf(claims, options.userClaim);
+      const principal = principalOf(claims, options.userClaim);
+      if (cacheMs > 0) {
+        if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value!);
+        const expiresAt = ((claims.exp ?? 0) + clockTolerance) * 1000;
+        verified.set(token, { principal, until: Math.min(expiresAt, now() + cacheMs) });
+      }
+      return principal;
     },
   };
 }
+
+/** How long a verified token is trusted without checking its signature again. */
+export const DEFAULT_CACHE_MS = 60_000;
+const MAX_CACHED_TOKENS = 10_000;
 
 /**
  * Throws AppiaError `forbidden` unless the principal holds one of `anyOf`

@@ -70,6 +70,7 @@ export class Engine {
   readonly now: () => number;
   readonly #random: () => number;
   readonly #nextId = commandIdSource((n) => randomBytes(n));
+  readonly #finalWatchers = new Map<string, { readonly commands: Map<string, Set<() => void>>; readonly unsubscribe: () => void }>();
 
   constructor(deps: EngineDeps) {
     this.store = deps.store;
@@ -208,9 +209,8 @@ export class Engine {
   /** Resolves with the command once it is final, or as it stands after `timeoutMs`. */
   async waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
     let wake: () => void = () => {};
-    const unsubscribe = this.bus.subscribe(subjects.user(userId), (m: BusMessage) => {
-      if (m.kind === 'status' && m.commandId === commandId && isFinal(m.status)) wake();
-    });
+    // Watch before the first read, so a change between the two is not missed.
+    const unwatch = this.#watchFinal(userId, commandId, () => wake());
     try {
       const first = await this.store.getCommand(userId, deviceId, commandId);
       if (!first || isFinal(first.status) || timeoutMs <= 0) return first;
@@ -223,8 +223,38 @@ export class Engine {
       });
       return await this.store.getCommand(userId, deviceId, commandId);
     } finally {
-      unsubscribe();
+      unwatch();
     }
+  }
+
+  /**
+   * Calls `onFinal` when the command reaches a final status (on any node).
+   * One bus subscription per user serves all of that user's waiters, each
+   * found by command id, so a status change wakes only its own waiters.
+   */
+  #watchFinal(userId: string, commandId: string, onFinal: () => void): () => void {
+    let user = this.#finalWatchers.get(userId);
+    if (!user) {
+      const commands = new Map<string, Set<() => void>>();
+      const unsubscribe = this.bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+        if (m.kind !== 'status' || !isFinal(m.status)) return;
+        for (const notify of commands.get(m.commandId) ?? []) notify();
+      });
+      user = { commands, unsubscribe };
+      this.#finalWatchers.set(userId, user);
+    }
+    const { commands } = user;
+    let watchers = commands.get(commandId);
+    if (!watchers) commands.set(commandId, (watchers = new Set()));
+    watchers.add(onFinal);
+    return () => {
+      watchers.delete(onFinal);
+      if (watchers.size > 0) return;
+      commands.delete(commandId);
+      if (commands.size > 0 || this.#finalWatchers.get(userId) !== user) return;
+      this.#finalWatchers.delete(userId);
+      user.unsubscribe();
+    };
   }
 
   /**

@@ -155,3 +155,28 @@ test('requireScope admits any one of the listed scopes and names the missing one
     (err: unknown) => err instanceof AppiaError && err.code === 'forbidden' && /Device\.Command/.test(err.message),
   );
 });
+
+test('a verified token is remembered, but never past its expiry, and a key swap applies within the cache time', async () => {
+  let clock = T0;
+  let keys = signer.jwks();
+  const cached = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: { kind: 'local', jwks: () => keys }, now: () => clock, clockToleranceSeconds: 0, cacheMs: 60_000 });
+  const token = await signer.sign({ exp: now + 30 });
+  assert.equal((await cached.verify(bearer(token))).userId, 'user-sub');
+
+  // The issuer drops the key: the remembered token still works within the cache time...
+  keys = (await testSigner('other-key')).jwks();
+  clock = T0 + 10_000;
+  assert.equal((await cached.verify(bearer(token))).userId, 'user-sub');
+  // ...and its expiry still ends it, cache or not.
+  clock = T0 + 31_000;
+  await rejectsWith(cached.verify(bearer(token)), 'invalidToken', /expired|key/);
+
+  // Past the cache time, a token is checked again against the current keys.
+  const longLived = await signer.sign({ exp: now + 3600 });
+  keys = signer.jwks();
+  clock = T0;
+  await cached.verify(bearer(longLived));
+  keys = (await testSigner('other-key')).jwks();
+  clock = T0 + 61_000;
+  await rejectsWith(cached.verify(bearer(longLived)), 'invalidToken', /key/);
+});

@@ -37,7 +37,8 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
         const input = commandInput(request.body, engine.now(), config);
         const key = idempotencyKey(request);
         const wait = preferWait(request);
-        if (!isUuid(deviceId) || !(await store.getDevice(userId, deviceId))) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+        // The store refuses a device that is not this user's (notFound) in the same transaction.
+        if (!isUuid(deviceId)) throw new AppiaError('notFound', `device ${deviceId} was not found`);
         let { command, created } = await engine.createCommand(userId, deviceId, input, key === undefined ? {} : { idempotencyKey: key });
         if (wait !== undefined) command = (await engine.waitForFinal(userId, deviceId, command.id, wait * 1000)) ?? command;
         const location = `${baseUrl(request, config.publicUrl)}${request.url.split('?')[0]}/${command.id}`;
