@@ -4,7 +4,7 @@ import { subjects, type BusMessage } from '../bus/bus.js';
 import type { DeviceRecord } from '../domain/device.js';
 import type { Engine } from '../service/engine.js';
 import { deliverCancel, deliverCommand, deliverOpenCommands, failUnreceived, type Outlet } from './delivery.js';
-import type { HandlerContext } from './handlers/context.js';
+import { answered, nack, type HandlerContext, type Staged } from './handlers/context.js';
 import { dispatch } from './handlers/dispatch.js';
 import { ackFrame, decodeFrame, nackFrame, type FrameLimits } from './protocol.js';
 
@@ -39,6 +39,14 @@ export const BUSY = 'busy: too many frames in flight on this connection; send it
  * commands), then the device's frames and the bus's wake-ups as they come,
  * and last the disconnect work. So a re-sent report is always handled after
  * the re-delivery of its command, and the disconnect never races a report.
+ *
+ * Reports are pipelined: a frame's first phase (decode, decide, queue its
+ * store write) runs on the queue, its second (await the commit, send the ack
+ * or nack) on a separate chain of answers, in frame order. The queue goes on
+ * to the next frame once the first phase is done, so reports sent back to
+ * back (`received`, then `completed`) land in one group commit. Every other
+ * task (connect, wake-ups, disconnect, `state` frames, refused reports) waits
+ * until every earlier frame is answered, so its order is as strict as before.
  */
 export class DeviceConnection implements Outlet {
   readonly device: DeviceRecord;
@@ -47,6 +55,10 @@ export class DeviceConnection implements Outlet {
   readonly #ctx: HandlerContext;
   #unsubscribe: (() => void) | undefined;
   #tail: Promise<void>;
+  /** the second phases of frames: answers sent in frame order */
+  #answers: Promise<void> = Promise.resolve();
+  /** per command id: frames about it whose answer is not sent yet */
+  readonly #unanswered = new Map<string, number>();
   #queued = 0;
   #queuedBytes = 0;
   #alive = true;
@@ -59,7 +71,13 @@ export class DeviceConnection implements Outlet {
     this.#ws = ws;
     this.device = device;
     this.#deps = deps;
-    this.#ctx = { engine: deps.engine, device, log: deps.log };
+    this.#ctx = {
+      engine: deps.engine,
+      device,
+      log: deps.log,
+      earlierAnswered: () => this.#answers,
+      unanswered: (commandId) => this.#unanswered.has(commandId),
+    };
     this.#tail = after.then(() => this.#start()).catch((err: unknown) => this.#fault(err));
     this.#settled = new Promise((resolve) => {
       ws.on('close', () => {
@@ -104,7 +122,7 @@ export class DeviceConnection implements Outlet {
     this.#superseded = true;
     this.#stopListening();
     this.#ws.close(CLOSE.replaced.code, CLOSE.replaced.reason);
-    return this.#tail;
+    return this.#tail.then(() => this.#answers);
   }
 
   /** DESIGN 4, liveness: no pong since the last ping means the device is gone. */
@@ -147,20 +165,43 @@ export class DeviceConnection implements Outlet {
     }
     if (++this.#queued === PAUSE_AT) this.#ws.pause();
     this.#queuedBytes += size;
-    this.#enqueue(async () => {
-      try {
-        if (!decoded.ok) {
-          this.#deps.log.debug({ deviceId: this.device.id, error: decoded.error }, 'device frame refused');
-          await this.send(nackFrame(decoded.ref, decoded.error));
-          return;
+    const release = () => {
+      this.#queuedBytes -= size;
+      if (--this.#queued === PAUSE_AT / 2 && this.#ws.isPaused) this.#ws.resume();
+    };
+    const commandId = decoded.ok && 'id' in decoded.frame ? decoded.frame.id : undefined;
+    this.#tail = this.#tail
+      .then(async () => {
+        let staged: Staged;
+        try {
+          if (decoded.ok) staged = await dispatch(decoded.frame, this.#ctx);
+          else {
+            this.#deps.log.debug({ deviceId: this.device.id, error: decoded.error }, 'device frame refused');
+            staged = answered(nack(decoded.error));
+          }
+        } catch (err) {
+          release();
+          throw err;
         }
-        const answer = await dispatch(decoded.frame, this.#ctx);
-        await this.send(answer.ok ? ackFrame(decoded.frame.ref) : nackFrame(decoded.frame.ref, answer.error));
-      } finally {
-        this.#queuedBytes -= size;
-        if (--this.#queued === PAUSE_AT / 2 && this.#ws.isPaused) this.#ws.resume();
-      }
-    });
+        if (commandId !== undefined) this.#unanswered.set(commandId, (this.#unanswered.get(commandId) ?? 0) + 1);
+        this.#answers = this.#answers
+          .then(async () => {
+            try {
+              const answer = await staged.finish();
+              if (!decoded.ok) await this.send(nackFrame(decoded.ref, decoded.error));
+              else await this.send(answer.ok ? ackFrame(decoded.frame.ref) : nackFrame(decoded.frame.ref, answer.error));
+            } finally {
+              if (commandId !== undefined) {
+                const left = this.#unanswered.get(commandId)! - 1;
+                if (left > 0) this.#unanswered.set(commandId, left);
+                else this.#unanswered.delete(commandId);
+              }
+              release();
+            }
+          })
+          .catch((err: unknown) => this.#fault(err));
+      })
+      .catch((err: unknown) => this.#fault(err));
   }
 
   #onBus(message: BusMessage): void {
@@ -196,8 +237,12 @@ export class DeviceConnection implements Outlet {
     this.#unsubscribe = undefined;
   }
 
+  /** a task that is not a frame: it starts once every earlier frame is answered */
   #enqueue(task: () => Promise<void>): void {
-    this.#tail = this.#tail.then(task).catch((err: unknown) => this.#fault(err));
+    this.#tail = this.#tail
+      .then(() => this.#answers)
+      .then(task)
+      .catch((err: unknown) => this.#fault(err));
   }
 
   /** A store or engine fault: the device reconnects and re-sends what was not acked (DESIGN 4). */

@@ -70,6 +70,8 @@ export class Engine {
   readonly now: () => number;
   readonly #random: () => number;
   readonly #nextId = commandIdSource((n) => randomBytes(n));
+  /** per command: the change queued last and not yet committed, with the record it will produce */
+  readonly #inFlight = new Map<string, InFlight>();
   readonly #finalWatchers = new Map<string, { readonly commands: Map<string, Set<() => void>>; readonly unsubscribe: () => void }>();
 
   constructor(deps: EngineDeps) {
@@ -120,28 +122,77 @@ export class Engine {
   /**
    * Applies a lifecycle event to a command. `known` is the caller's copy of
    * the record, to save a read on the hot path; it is re-read if stale.
+   * Without one, a change of this command that is queued but not yet
+   * committed is decided upon as if it had landed (see `predicted`).
    */
   async apply(commandId: string, event: LifecycleEvent, fields: ChangeFields = {}, known?: CommandRecord): Promise<ApplyResult> {
-    let current = known ?? (await this.store.getCommandById(commandId));
+    let current = known ?? this.predicted(commandId) ?? (await this.store.getCommandById(commandId));
     for (let round = 0; round < CAS_ROUNDS; round++) {
       if (!current) return { ok: false, command: undefined, reason: 'no such command' };
-      const decided = transition(current.status, event);
-      if (!decided.ok) return { ok: false, command: current, reason: decided.reason };
-      const change = this.#change(current, decided.to, event, fields);
-      let stored: TransitionResult | undefined;
-      try {
-        stored = await this.store.transitionCommand(change);
-      } catch (err) {
-        if (event === 'fault' || !isInternalFault(err)) throw err;
-        return this.#fault(current, event, err);
-      }
-      if (stored) {
-        this.#announce(stored.command, stored.history);
-        return { ok: true, command: stored.command, history: stored.history };
-      }
+      const result = await this.tryApply(event, fields, current);
+      if (result) return result;
       current = await this.store.getCommandById(commandId);
     }
     throw new AppiaError('internal', `command ${commandId} kept changing under ${event}`);
+  }
+
+  /**
+   * One compare-and-set attempt of `event` on `known`. When the lifecycle
+   * allows it, the store write is queued before this returns (the store
+   * batches it with the writes queued in the same turn), and until it is
+   * committed `predicted` answers with the record it will produce. Resolves
+   * with the result once committed, or with undefined when the
+   * compare-and-set was lost (nothing changed: re-read and re-decide).
+   */
+  tryApply(event: LifecycleEvent, fields: ChangeFields, known: CommandRecord): Promise<ApplyResult | undefined> {
+    const decided = transition(known.status, event);
+    if (!decided.ok) return Promise.resolve({ ok: false, command: known, reason: decided.reason });
+    const change = this.#change(known, decided.to, event, fields);
+    let write: Promise<TransitionResult | undefined>;
+    try {
+      write = this.store.transitionCommand(change);
+    } catch (err) {
+      write = Promise.reject(err);
+    }
+    const entry: InFlight = { record: predict(known, change), held: write.then((stored) => stored !== undefined, () => false) };
+    this.#inFlight.set(known.id, entry);
+    // Attached first, so it runs before anyone awaiting the result does.
+    void entry.held.then(() => {
+      if (this.#inFlight.get(known.id) === entry) this.#inFlight.delete(known.id);
+    });
+    return write.then(
+      (stored): ApplyResult | undefined => {
+        if (!stored) return undefined;
+        this.#announce(stored.command, stored.history);
+        return { ok: true, command: stored.command, history: stored.history };
+      },
+      (err: unknown) => {
+        if (event === 'fault' || !isInternalFault(err)) throw err;
+        return this.#fault(known, event, err);
+      },
+    );
+  }
+
+  /**
+   * The record as a queued but not yet committed change of this process
+   * will leave it (it may still lose its compare-and-set), else undefined.
+   */
+  predicted(commandId: string): CommandRecord | undefined {
+    return this.#inFlight.get(commandId)?.record;
+  }
+
+  /**
+   * Whether the queued change `predicted` answers with was committed:
+   * undefined when none is in flight.
+   */
+  predictionHeld(commandId: string): Promise<boolean> | undefined {
+    return this.#inFlight.get(commandId)?.held;
+  }
+
+  /** The command as the in-flight change will leave it, else as stored. */
+  current(commandId: string): Promise<CommandRecord | undefined> {
+    const predicted = this.predicted(commandId);
+    return predicted ? Promise.resolve(predicted) : this.store.getCommandById(commandId);
   }
 
   /**
@@ -327,6 +378,26 @@ export class Engine {
       historyId: history.id,
     });
   }
+}
+
+interface InFlight {
+  readonly record: CommandRecord;
+  /** resolves once committed: whether the compare-and-set held */
+  readonly held: Promise<boolean>;
+}
+
+/** the record a change will produce if its compare-and-set holds (as the store's UPDATE writes it) */
+function predict(current: CommandRecord, change: StatusChange): CommandRecord {
+  return {
+    ...current,
+    status: change.to,
+    lastModifiedAt: change.at,
+    ...(change.error === undefined ? {} : { error: change.error }),
+    ...(change.responsePayloadJson === undefined ? {} : { responsePayloadJson: change.responsePayloadJson }),
+    ...(change.customStatus === undefined ? {} : { customStatus: change.customStatus }),
+    ...(change.attempts === undefined ? {} : { attempts: change.attempts }),
+    ...(change.dueAt === undefined ? {} : { dueAt: change.dueAt }),
+  };
 }
 
 /** Any store error except a passing outage (`unavailable`): the store will not take this change. */

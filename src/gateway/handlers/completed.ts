@@ -1,5 +1,5 @@
 import type { DeviceFrame } from '../protocol.js';
-import type { Answer, HandlerContext } from './context.js';
+import type { HandlerContext, Staged } from './context.js';
 import { settleReport } from './report.js';
 
 /**
@@ -8,6 +8,6 @@ import { settleReport } from './report.js';
  * depth limits; its JSON text is stored as is. A second `completed` is a
  * repeat and keeps the first answer.
  */
-export function completed(frame: Extract<DeviceFrame, { t: 'completed' }>, ctx: HandlerContext): Promise<Answer> {
+export function completed(frame: Extract<DeviceFrame, { t: 'completed' }>, ctx: HandlerContext): Promise<Staged> {
   return settleReport(ctx, frame.id, 'completed', { responsePayloadJson: frame.responsePayloadJson });
 }

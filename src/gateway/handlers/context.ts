@@ -11,6 +11,14 @@ export interface HandlerContext {
   readonly engine: Engine;
   readonly device: DeviceRecord;
   readonly log: FastifyBaseLogger;
+  /**
+   * Pipelining of a connection's reports (see settleReport): resolves once
+   * every earlier frame of the connection is answered. Absent: frames are
+   * handled one at a time, so there is nothing to wait for.
+   */
+  readonly earlierAnswered?: () => Promise<void>;
+  /** whether an earlier frame about this command is not answered yet */
+  readonly unanswered?: (commandId: string) => boolean;
 }
 
 /** The answer to one report: `ack`, or `nack` with the reason. */
@@ -20,4 +28,17 @@ export const ACK: Answer = Object.freeze({ ok: true });
 
 export function nack(error: string): Answer {
   return { ok: false, error };
+}
+
+/**
+ * A frame handled up to the point where its store write (if any) is queued.
+ * `finish` gives the answer once that write is durably committed; the caller
+ * calls it in frame order, after the earlier frames' `finish` has resolved.
+ */
+export interface Staged {
+  readonly finish: () => Promise<Answer>;
+}
+
+export function answered(answer: Answer): Staged {
+  return { finish: () => Promise.resolve(answer) };
 }

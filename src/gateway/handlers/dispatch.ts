@@ -1,7 +1,7 @@
 import type { DeviceFrame } from '../protocol.js';
 import { canceled } from './canceled.js';
 import { completed } from './completed.js';
-import type { Answer, HandlerContext } from './context.js';
+import type { HandlerContext, Staged } from './context.js';
 import { dropped } from './dropped.js';
 import { failed } from './failed.js';
 import { progress } from './progress.js';
@@ -14,7 +14,7 @@ import { state } from './state.js';
  * device token was accepted at the upgrade, and every handler checks the
  * command against that device.
  */
-export function dispatch(frame: DeviceFrame, ctx: HandlerContext): Promise<Answer> {
+export function dispatch(frame: DeviceFrame, ctx: HandlerContext): Promise<Staged> {
   switch (frame.t) {
     case 'received':
       return received(frame, ctx);

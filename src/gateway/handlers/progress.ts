@@ -1,5 +1,5 @@
 import type { DeviceFrame } from '../protocol.js';
-import type { Answer, HandlerContext } from './context.js';
+import type { HandlerContext, Staged } from './context.js';
 import { settleReport } from './report.js';
 
 /**
@@ -8,7 +8,7 @@ import { settleReport } from './report.js';
  * only the same text while the command is still `custom` (as when the ack of
  * the latest progress report was lost).
  */
-export function progress(frame: Extract<DeviceFrame, { t: 'progress' }>, ctx: HandlerContext): Promise<Answer> {
+export function progress(frame: Extract<DeviceFrame, { t: 'progress' }>, ctx: HandlerContext): Promise<Staged> {
   return settleReport(ctx, frame.id, 'progress', { customStatus: frame.customStatus }, (command) => {
     return command.status === 'custom' && command.customStatus === frame.customStatus;
   });
