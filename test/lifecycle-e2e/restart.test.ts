@@ -1,12 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
+import { spawnServer } from '../support/spawn.js';
 import { FAST, RawDevice, worldOn, type World } from './helpers.js';
 
 /**
@@ -108,21 +107,3 @@ describe('timers survive a restart', () => {
     await w.appia.close();
   });
 });
-
-/** `appia serve` in its own process, on a free port, quiet; resolves with its URL once it listens */
-async function spawnServer(dataDir: string, flags: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const bin = fileURLToPath(new URL('../../../bin/appia.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data', dataDir, '--log-level', 'silent', '--rate-limit', '0', ...flags], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += String(chunk);
-      const m = /Appia listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`appia serve exited with ${code} before listening: ${out}`)));
-  });
-  return { url, child };
-}
