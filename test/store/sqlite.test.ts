@@ -1,14 +1,16 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { FINAL_STATUSES, type Status } from '../../src/domain/status.js';
 import { OPEN_COMMAND } from '../../src/store/sql-shared.js';
 import { MIGRATIONS, runMigrations } from '../../src/store/sqlite/migrations.js';
-import { SQL } from '../../src/store/sqlite/statements.js';
-import { openSqliteStore } from '../../src/store/sqlite/store.js';
+import { BACKSTOP_FRAMES, DEFAULT_AUTOCHECKPOINT_FRAMES } from '../../src/store/sqlite/checkpointer.js';
+import { type CommandRow, SQL, commandFromRow, transitionSql } from '../../src/store/sqlite/statements.js';
+import { SqliteStore, openSqliteStore } from '../../src/store/sqlite/store.js';
 import { World, appiaError, storeContract } from '../contract/store.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'appia-sqlite-'));
@@ -34,6 +36,47 @@ describe('SQLite store', () => {
     }
   });
 
+  test('a database of schema version 2 is upgraded in place: its open-command indexes are rebuilt over its commands', async () => {
+    const path = freshPath();
+    const old = new Database(path);
+    old.pragma('journal_mode = WAL');
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    old.prepare("INSERT INTO users (id) VALUES ('u')").run();
+    old.prepare(SQL.insertDevice).run('d', 'u', 'phone', null, null, null, null, 'Online', 'hash', 1);
+    const insert = old.prepare(SQL.insertCommand);
+    for (const id of ['C1', 'C2', 'C3']) insert.run(id, 'u', 'd', 'LaunchUri', null, null, null, null, null, 10, 10, 1_000);
+    old.prepare("UPDATE commands SET status = 'sentToTarget', due_at = 50 WHERE id = 'C1'").run();
+    old.prepare("UPDATE commands SET status = 'completed' WHERE id = 'C2'").run();
+    const indexSql = (db: Database.Database) =>
+      db.prepare("SELECT sql FROM sqlite_master WHERE name = 'commands_open_by_wake'").pluck().get() as string;
+    assert.match(indexSql(old), /NOT IN/);
+    old.close();
+
+    const store = openSqliteStore({ path });
+    try {
+      assert.deepEqual((await store.listOpenCommands('d')).map((c) => c.id), ['C1', 'C3']);
+      assert.deepEqual((await store.listDue(100, 10)).map((c) => c.id), ['C1']);
+      assert.deepEqual((await store.listDue(1_000, 10)).map((c) => c.id), ['C1', 'C3']);
+      const next = { id: 'C4', userId: 'u', deviceId: 'd', type: 'LaunchUri' as const, payloadJson: null, appServiceName: null,
+        packageFamilyName: null, permissionTicket: null, postBackUri: null, createdAt: 20, expiresAt: 2_000 };
+      await assert.rejects(store.createCommand(next, { maxOpen: 2 }), appiaError('tooManyOpen'));
+      assert.equal((await store.createCommand(next, { maxOpen: 3 })).created, true);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(indexSql(db).includes(OPEN_COMMAND), true);
+      assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), MIGRATIONS.map((m) => m.version));
+    } finally {
+      db.close();
+    }
+  });
+
   test('migrations are numbered 1, 2, 3... with no gaps or repeats', () => {
     assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
   });
@@ -51,7 +94,14 @@ describe('SQLite store', () => {
     const path = freshPath();
     const store = openSqliteStore({ path });
     try {
-      assert.deepEqual(store.pragmas(), { journalMode: 'wal', foreignKeys: true, synchronous: 'FULL', busyTimeoutMs: 5000 });
+      assert.deepEqual(store.pragmas(), {
+        journalMode: 'wal',
+        foreignKeys: true,
+        synchronous: 'FULL',
+        busyTimeoutMs: 5000,
+        tempStore: 'MEMORY',
+        walAutocheckpoint: BACKSTOP_FRAMES,
+      });
       await store.ensurePostbackSecret('someone', 'secret');
       assert.ok(existsSync(`${path}-wal`), 'writes go to the write-ahead log');
     } finally {
@@ -158,6 +208,26 @@ describe('SQLite store', () => {
     }
   });
 
+  test("reads of one turn share a snapshot, and the next turn sees another connection's commit", async () => {
+    const path = freshPath();
+    const world = new World(openSqliteStore({ path }));
+    const other = new Database(path);
+    try {
+      const user = world.user();
+      const device = await world.device(user);
+      const first = world.store.getDevice(user, device.id);
+      other.prepare("UPDATE devices SET status = 'Online' WHERE id = ?").run(device.id);
+      const sameTurn = world.store.getDevice(user, device.id);
+      assert.equal((await first)?.status, 'Offline');
+      assert.equal((await sameTurn)?.status, 'Offline', 'the read transaction of the turn began before the commit');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal((await world.store.getDevice(user, device.id))?.status, 'Online');
+    } finally {
+      other.close();
+      await world.store.close();
+    }
+  });
+
   test('many writes queued at once are split into batches of maxBatch, and all are stored', async () => {
     const world = new World(openSqliteStore({ path: freshPath(), maxBatch: 16, synchronous: 'NORMAL' }));
     try {
@@ -168,6 +238,139 @@ describe('SQLite store', () => {
       assert.equal((await world.store.listOpenCommands(device.id)).length, 100);
     } finally {
       await world.store.close();
+    }
+  });
+
+  test('a write that fails after changing rows is undone alone: its batch runs again with savepoints', async () => {
+    const path = freshPath();
+    const world = new World(openSqliteStore({ path }));
+    const saboteur = new Database(path);
+    try {
+      const device = await world.device(world.user());
+      const { command: doomed } = await world.command(device);
+      const { command: fine } = await world.command(device);
+      // the history entry of one change cannot be written, after its UPDATE has run
+      saboteur.exec(`CREATE TRIGGER refuse_history BEFORE INSERT ON command_history WHEN NEW.detail = 'refused'
+        BEGIN SELECT RAISE(ABORT, 'history refused'); END`);
+      const at = world.tick();
+      const fresh = world.newCommand(device);
+      // one tick, so one batch
+      const outcomes = await Promise.allSettled([
+        world.store.transitionCommand({ commandId: fine.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 }),
+        world.store.transitionCommand({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, detail: 'refused' }),
+        world.store.createCommand(fresh),
+        world.store.transitionCommand({ commandId: fine.id, from: 'sentToTarget', to: 'executing', at }),
+      ]);
+      assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      assert.ok(appiaError('internal')((outcomes[1] as PromiseRejectedResult).reason));
+      assert.deepEqual(await world.store.getCommandById(doomed.id), doomed);
+      assert.equal((await world.store.listHistory(doomed.id)).length, 1);
+      assert.equal((await world.store.getCommandById(fine.id))?.status, 'executing');
+      assert.deepEqual((await world.store.listHistory(fine.id)).map((h) => h.sequence), [1, 2, 3]);
+      assert.equal((await world.store.getCommandById(fresh.id))?.status, 'requesting');
+      saboteur.exec('DROP TRIGGER refuse_history');
+      assert.ok(await world.store.transitionCommand({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at }));
+    } finally {
+      saboteur.close();
+      await world.store.close();
+    }
+  });
+
+  describe('WAL checkpoints run on a worker thread', () => {
+    test('commits reach the database file without the committing thread checkpointing', async () => {
+      const path = freshPath();
+      const store = openSqliteStore({ path });
+      const world = new World(store);
+      try {
+        assert.equal(store.checkpointerRunning, true);
+        // far below the backstop: the main connection does not checkpoint these itself
+        const device = await world.device(world.user());
+        const before = statSync(path).size;
+        for (let i = 0; i < 100; i++) await world.command(device);
+        const deadline = Date.now() + 5000;
+        while (statSync(path).size <= before && Date.now() < deadline) await sleep(20);
+        assert.ok(statSync(path).size > before, 'the worker copied the WAL into the database file');
+      } finally {
+        await world.store.close();
+      }
+    });
+
+    test('closing stops the worker after a last checkpoint, and the WAL is gone', async () => {
+      const path = freshPath();
+      const store = openSqliteStore({ path });
+      const world = new World(store);
+      const device = await world.device(world.user());
+      const { command } = await world.command(device);
+      await store.close();
+      assert.equal(store.checkpointerRunning, false);
+      assert.equal(existsSync(`${path}-wal`), false);
+      const db = new Database(path, { readonly: true });
+      try {
+        assert.equal(db.prepare('SELECT status FROM commands WHERE id = ?').pluck().get(command.id), 'requesting');
+      } finally {
+        db.close();
+      }
+    });
+
+    test('if the worker fails, SQLite checkpoints inside COMMIT again, every 1000 pages', async () => {
+      const path = freshPath();
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`);
+      runMigrations(db);
+      const workerUrl = new URL('data:text/javascript,throw new Error("checkpointer down")');
+      const store = new SqliteStore(db, { backgroundCheckpoint: { path, synchronous: 'FULL', workerUrl } });
+      try {
+        const deadline = Date.now() + 5000;
+        while (store.checkpointerRunning && Date.now() < deadline) await sleep(10);
+        assert.equal(store.checkpointerRunning, false);
+        assert.equal(store.pragmas().walAutocheckpoint, DEFAULT_AUTOCHECKPOINT_FRAMES);
+        assert.equal(await store.ensurePostbackSecret('someone', 'secret'), 'secret');
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("'inline' leaves checkpoints to SQLite, and ':memory:' has none", async () => {
+      const inline = openSqliteStore({ path: freshPath(), checkpoint: 'inline' });
+      assert.equal(inline.checkpointerRunning, false);
+      assert.equal(inline.pragmas().walAutocheckpoint, DEFAULT_AUTOCHECKPOINT_FRAMES);
+      await inline.close();
+      const memory = openSqliteStore({ path: ':memory:' });
+      assert.equal(memory.checkpointerRunning, false);
+      await memory.close();
+    });
+  });
+
+  test('commands are read as arrays, and commandFromRow names each value as the select list aliases it', async () => {
+    const path = freshPath();
+    const world = new World(openSqliteStore({ path }));
+    const device = await world.device(world.user());
+    const { command } = await world.command(device, {
+      type: 'AppService',
+      appServiceName: 'svc',
+      packageFamilyName: 'pfn',
+      permissionTicket: 'ticket',
+      postBackUri: 'https://example.com/pb',
+    });
+    const moved = await world.move(command, 'custom', {
+      error: 'e',
+      responsePayloadJson: '{"r":1}',
+      customStatus: '50%',
+      attempts: 3,
+      dueAt: 42,
+    });
+    await world.store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const named = db.prepare(SQL.getCommandById).get(command.id) as Record<string, unknown>;
+      const built = commandFromRow(db.prepare<[string], CommandRow>(SQL.getCommandById).raw().get(command.id)!);
+      assert.deepEqual(Object.keys(built), Object.keys(named));
+      assert.deepEqual(built, named);
+      assert.deepEqual(built, moved.command);
+      assert.ok(Object.values(built).every((v) => v !== null), 'every field told apart');
+    } finally {
+      db.close();
     }
   });
 
@@ -194,15 +397,23 @@ describe('SQLite store', () => {
       listCommands: /USING INDEX commands_by_device \(user_id=\? AND device_id=\? AND id<\?\)/,
       listCommandsByStatus: /USING INDEX commands_by_device \(user_id=\? AND device_id=\? AND id<\?\)/,
       getCommand: /USING INDEX sqlite_autoindex_commands_1 \(id=\?\)/,
+      commandForChange: /USING INDEX sqlite_autoindex_commands_1 \(id=\?\)/,
+      'transition, status only': /SEARCH commands USING INTEGER PRIMARY KEY \(rowid=\?\)/,
+      'transition, every field': /SEARCH commands USING INTEGER PRIMARY KEY \(rowid=\?\)/,
       listHistory: /USING INDEX command_history_by_command \(command_id=\?\)/,
       listUserHistorySince: /USING INDEX command_history_by_user \(user_id=\? AND id>\?\)/,
       listDevices: /USING INDEX devices_by_user \(user_id=\?\)/,
       findDeviceByTokenHash: /USING INDEX sqlite_autoindex_devices_2 \(token_hash=\?\)/,
       findIdempotent: /SEARCH k USING PRIMARY KEY \(user_id=\? AND key=\?\)/,
     };
+    const statements: Record<string, string> = {
+      ...SQL,
+      'transition, status only': transitionSql(0),
+      'transition, every field': transitionSql(0b11111),
+    };
     for (const [name, expected] of Object.entries(expectations)) {
       test(name, () => {
-        const detail = plan(SQL[name as keyof typeof SQL]);
+        const detail = plan(statements[name]!);
         assert.match(detail, expected);
         assert.doesNotMatch(detail, /\bSCAN (commands|command_history|devices|idempotency_keys|c|k)\b(?! USING)/);
         assert.doesNotMatch(detail, /TEMP B-TREE/, 'results come in index order, unsorted');

@@ -13,6 +13,14 @@ export interface Migration {
   readonly sql: string;
 }
 
+/**
+ * OPEN_COMMAND as migrations 1 and 2 declared their partial indexes (the text
+ * must stay as it was, so migration 1 makes what it always made); migration 3
+ * rebuilt them with the current text.
+ */
+const OPEN_COMMAND_V1 =
+  "status NOT IN ('completed', 'failedToSend', 'executionFailed', 'commandDropped', 'canceled', 'expired', 'error')";
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -66,8 +74,8 @@ export const MIGRATIONS: readonly Migration[] = [
         wake_at               INTEGER GENERATED ALWAYS AS (${WAKE_AT}) VIRTUAL
       ) STRICT;
       CREATE INDEX commands_by_device ON commands (user_id, device_id, id);
-      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND};
-      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND};
+      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND_V1};
+      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND_V1};
 
       -- AUTOINCREMENT: an id is never reused, even after deletes, because it is the SSE event id
       CREATE TABLE command_history (
@@ -96,6 +104,17 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'present devices, for the undelivered-command sweep',
     sql: `
       CREATE INDEX devices_present ON devices (id) WHERE ${PRESENT_DEVICE};
+    `,
+  },
+  {
+    version: 3,
+    name: 'open-command indexes on a condition without an IN list',
+    // see OPEN_COMMAND: the same indexes, cheaper to keep up to date
+    sql: `
+      DROP INDEX commands_open_by_device;
+      DROP INDEX commands_open_by_wake;
+      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND};
+      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND};
     `,
   },
 ];

@@ -39,18 +39,8 @@ export const SQL = {
   listCommandsByStatus: `SELECT ${COMMAND_COLUMNS} FROM commands
     WHERE user_id = ? AND device_id = ? AND id < ? AND status = ? ORDER BY id DESC LIMIT ?`,
   listOpenCommands: `SELECT ${COMMAND_COLUMNS} FROM commands WHERE device_id = ? AND ${OPEN_COMMAND} ORDER BY id`,
-  // The compare-and-set (DESIGN 3). A flag per optional field: 0 leaves it as it is.
-  transitionCommand: `UPDATE commands SET
-      status = @to,
-      last_modified_at = @at,
-      last_sequence = last_sequence + 1,
-      error = CASE WHEN @setError THEN @error ELSE error END,
-      response_payload_json = CASE WHEN @setResponse THEN @responsePayloadJson ELSE response_payload_json END,
-      custom_status = CASE WHEN @setCustomStatus THEN @customStatus ELSE custom_status END,
-      attempts = CASE WHEN @setAttempts THEN @attempts ELSE attempts END,
-      due_at = CASE WHEN @setDueAt THEN @dueAt ELSE due_at END
-    WHERE id = @id AND status = @from
-    RETURNING ${COMMAND_COLUMNS}, last_sequence AS "sequence"`,
+  // The compare-and-set (DESIGN 3) reads the row first, then writes it with transitionSql (below)
+  commandForChange: `SELECT ${COMMAND_COLUMNS}, rowid, last_sequence FROM commands WHERE id = ?`,
   claimTimer: 'UPDATE commands SET due_at = ? WHERE id = ? AND status = ? AND due_at = ?',
   // soonest first; ties in index (insertion) order, so a backlog is never sorted whole
   listDue: `SELECT ${COMMAND_COLUMNS} FROM commands WHERE ${OPEN_COMMAND} AND wake_at <= ? ORDER BY wake_at LIMIT ?`,
@@ -77,22 +67,99 @@ export const SQL = {
 } as const;
 
 export type DeviceOwner = { readonly userId: string; readonly removedAt: number | null };
-export type TransitionRow = CommandRecord & { readonly sequence: number };
-export interface TransitionParams {
-  id: string;
-  from: string;
-  to: string;
-  at: number;
-  setError: number;
-  error: string | null;
-  setResponse: number;
-  responsePayloadJson: string | null;
-  setCustomStatus: number;
-  customStatus: string | null;
-  setAttempts: number;
-  attempts: number | null;
-  setDueAt: number;
-  dueAt: number | null;
+/**
+ * A command as its statements return it: better-sqlite3's raw mode, an array
+ * in COMMAND_COLUMNS order, which `commandFromRow` makes the record. Letting
+ * the driver build the object instead (the aliases name its properties)
+ * costs about twice as much per row: it sets 18 properties one by one by
+ * name, where a JS object literal has one shape made once.
+ */
+export type CommandRow = [
+  id: string,
+  userId: string,
+  deviceId: string,
+  type: CommandRecord['type'],
+  payloadJson: string | null,
+  appServiceName: string | null,
+  packageFamilyName: string | null,
+  permissionTicket: string | null,
+  postBackUri: string | null,
+  status: CommandRecord['status'],
+  error: string | null,
+  responsePayloadJson: string | null,
+  customStatus: string | null,
+  createdAt: number,
+  lastModifiedAt: number,
+  expiresAt: number,
+  attempts: number,
+  dueAt: number | null,
+];
+
+export function commandFromRow(row: CommandRow | ChangeSourceRow): CommandRecord {
+  return {
+    id: row[0],
+    userId: row[1],
+    deviceId: row[2],
+    type: row[3],
+    payloadJson: row[4],
+    appServiceName: row[5],
+    packageFamilyName: row[6],
+    permissionTicket: row[7],
+    postBackUri: row[8],
+    status: row[9],
+    error: row[10],
+    responsePayloadJson: row[11],
+    customStatus: row[12],
+    createdAt: row[13],
+    lastModifiedAt: row[14],
+    expiresAt: row[15],
+    attempts: row[16],
+    dueAt: row[17],
+  };
+}
+
+export function commandsFromRows(rows: CommandRow[]): CommandRecord[] {
+  const commands = new Array<CommandRecord>(rows.length);
+  for (let i = 0; i < rows.length; i++) commands[i] = commandFromRow(rows[i]!);
+  return commands;
+}
+
+/** `commandForChange`: the command, then its rowid and the sequence of its latest history entry */
+export type ChangeSourceRow = [...CommandRow, rowid: number, lastSequence: number];
+export const CHANGE_ROWID = 18;
+export const CHANGE_LAST_SEQUENCE = 19;
+
+/**
+ * The fields a status change may set besides the status, each a bit of a
+ * `transitionSql` mask. A statement assigns only the columns whose value
+ * changes, because SQLite rewrites every index on an assigned column (and
+ * every partial index whose condition names one), even when the value stays.
+ */
+export const TRANSITION_FIELDS = [
+  'error',
+  'response_payload_json',
+  'custom_status',
+  'attempts',
+  'due_at',
+] as const;
+export const SET_ERROR = 1;
+export const SET_RESPONSE = 2;
+export const SET_CUSTOM_STATUS = 4;
+export const SET_ATTEMPTS = 8;
+export const SET_DUE_AT = 16;
+
+/**
+ * The write of a status change whose row was read in the same transaction.
+ * Parameters: status, last_modified_at, last_sequence, then one per field of
+ * `mask` in TRANSITION_FIELDS order, then the rowid and the status it was
+ * read with (the compare-and-set, kept as a guard).
+ */
+export function transitionSql(mask: number): string {
+  let sql = 'UPDATE commands SET status = ?, last_modified_at = ?, last_sequence = ?';
+  TRANSITION_FIELDS.forEach((column, bit) => {
+    if (mask & (1 << bit)) sql += `, ${column} = ?`;
+  });
+  return `${sql} WHERE rowid = ? AND status = ?`;
 }
 
 type S<P extends unknown[], R = unknown> = Database.Statement<P, R>;
@@ -113,19 +180,19 @@ export interface Statements {
     [Text, Text, Text, Text, Nullable, Nullable, Nullable, Nullable, Nullable, number, number, number]
   >;
   readonly countOpen: S<[Text], number>;
-  readonly getCommand: S<[Text, Text, Text], CommandRecord>;
-  readonly getCommandById: S<[Text], CommandRecord>;
-  readonly listCommands: S<[Text, Text, Text, number], CommandRecord>;
-  readonly listCommandsByStatus: S<[Text, Text, Text, Text, number], CommandRecord>;
-  readonly listOpenCommands: S<[Text], CommandRecord>;
-  readonly transitionCommand: S<[TransitionParams], TransitionRow>;
+  readonly getCommand: S<[Text, Text, Text], CommandRow>;
+  readonly getCommandById: S<[Text], CommandRow>;
+  readonly listCommands: S<[Text, Text, Text, number], CommandRow>;
+  readonly listCommandsByStatus: S<[Text, Text, Text, Text, number], CommandRow>;
+  readonly listOpenCommands: S<[Text], CommandRow>;
+  readonly commandForChange: S<[Text], ChangeSourceRow>;
   readonly claimTimer: S<[number | null, Text, Text, number]>;
-  readonly listDue: S<[number, number], CommandRecord>;
-  readonly listUndelivered: S<[number, number], CommandRecord>;
+  readonly listDue: S<[number, number], CommandRow>;
+  readonly listUndelivered: S<[number, number], CommandRow>;
   readonly insertHistory: S<[Text, Text, number, Text, number, Nullable]>;
   readonly listHistory: S<[Text], HistoryEntry>;
   readonly listUserHistorySince: S<[Text, number, number], HistoryEntry>;
-  readonly findIdempotent: S<[Text, Text, number], CommandRecord>;
+  readonly findIdempotent: S<[Text, Text, number], CommandRow>;
   readonly putIdempotencyKey: S<[Text, Text, Text, number]>;
   readonly ping: S<[], number>;
 }
@@ -135,8 +202,22 @@ export function prepareStatements(db: Database.Database): Statements {
   for (const [name, sql] of Object.entries(SQL)) prepared[name] = db.prepare(sql);
   // single-value reads hand back the value itself
   for (const name of ['ensurePostbackSecret', 'countOpen', 'ping'] as const) prepared[name]!.pluck();
+  for (const name of COMMAND_READS) prepared[name]!.raw();
   return prepared as unknown as Statements;
 }
+
+/** the statements that return commands, as CommandRow arrays */
+export const COMMAND_READS = [
+  'getCommand',
+  'getCommandById',
+  'listCommands',
+  'listCommandsByStatus',
+  'listOpenCommands',
+  'listDue',
+  'listUndelivered',
+  'findIdempotent',
+  'commandForChange',
+] as const satisfies readonly (keyof typeof SQL)[];
 
 function prefixed(columns: string, table: string): string {
   return columns

@@ -22,9 +22,25 @@ import type {
   Store,
   TransitionResult,
 } from '../store.js';
+import { BACKSTOP_FRAMES, BackgroundCheckpointer, DEFAULT_AUTOCHECKPOINT_FRAMES } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runMigrations } from './migrations.js';
-import { type Statements, type TransitionParams, prepareStatements } from './statements.js';
+import {
+  CHANGE_LAST_SEQUENCE,
+  CHANGE_ROWID,
+  type CommandRow,
+  SET_ATTEMPTS,
+  SET_CUSTOM_STATUS,
+  SET_DUE_AT,
+  SET_ERROR,
+  SET_RESPONSE,
+  type Statements,
+  TRANSITION_FIELDS,
+  commandFromRow,
+  commandsFromRows,
+  prepareStatements,
+  transitionSql,
+} from './statements.js';
 
 export interface SqliteStoreOptions {
   /** the database file (its folder is created if missing), or ':memory:' */
@@ -41,6 +57,13 @@ export interface SqliteStoreOptions {
   readonly maxBatch?: number;
   /** how long a write waits for a lock held by another connection (default 5000 ms) */
   readonly busyTimeoutMs?: number;
+  /**
+   * Who copies the WAL back into the database file. 'background' (the
+   * default): a worker thread (checkpointer.ts), so commits never stall on
+   * it. 'inline': SQLite's automatic checkpoint inside COMMIT, every 1000
+   * pages. A ':memory:' database has no WAL.
+   */
+  readonly checkpoint?: 'background' | 'inline';
 }
 
 /** The connection settings a SqliteStore runs with, as SQLite reports them. */
@@ -49,6 +72,9 @@ export interface SqlitePragmas {
   readonly foreignKeys: boolean;
   readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
   readonly busyTimeoutMs: number;
+  readonly tempStore: 'DEFAULT' | 'FILE' | 'MEMORY';
+  /** WAL pages after which a commit also checkpoints (the backstop while a background checkpointer runs) */
+  readonly walAutocheckpoint: number;
 }
 
 /**
@@ -71,8 +97,19 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    // SQLite's temporary structures in memory. better-sqlite3 builds SQLite
+    // to keep them in temporary files, and the statement journal that
+    // savepoints fill spills into one past 64 KiB: in a batch of a few hundred
+    // writes, every page a write touched then cost a write(2) (ten times the
+    // WAL's own), and UPDATE ... RETURNING paid for a file-backed buffer.
+    db.pragma('temp_store = MEMORY');
+    const background = !memory && options.checkpoint !== 'inline';
+    if (background) db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`);
     runMigrations(db);
-    return new SqliteStore(db, options);
+    return new SqliteStore(db, {
+      ...options,
+      ...(background ? { backgroundCheckpoint: { path: options.path, synchronous: options.synchronous ?? 'FULL' } } : {}),
+    });
   } catch (err) {
     db.close();
     throw err;
@@ -80,39 +117,52 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 }
 
 /**
- * The Store on SQLite (better-sqlite3, synchronous). Reads run directly;
- * writes go through a GroupCommit so that many of them share one transaction
- * and one fsync.
+ * The Store on SQLite (better-sqlite3, synchronous). Writes go through a
+ * GroupCommit so that many of them share one transaction and one fsync; reads
+ * run at once, in the read transaction of the current turn of the event loop
+ * (GroupCommit.read).
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #s: Statements;
   readonly #writes: GroupCommit;
   readonly #now: () => number;
+  readonly #checkpointer: BackgroundCheckpointer | undefined;
   #closed = false;
 
-  // Multi-statement writes, each a savepoint inside the batch's transaction.
-  readonly #createDevice: (device: NewDevice) => DeviceRecord;
-  readonly #createCommand: (command: NewCommand, options: CreateOptions | undefined) => CreateResult;
-  readonly #transitionCommand: (change: StatusChange) => TransitionResult | undefined;
+  /** the status-change UPDATE for each set of changed fields (a TRANSITION_FIELDS mask), prepared when first needed */
+  readonly #transitionStatements: (Database.Statement | undefined)[] = new Array(1 << TRANSITION_FIELDS.length);
 
   /** use openSqliteStore */
-  constructor(db: Database.Database, options: Pick<SqliteStoreOptions, 'now' | 'maxBatch'> = {}) {
+  constructor(
+    db: Database.Database,
+    options: Pick<SqliteStoreOptions, 'now' | 'maxBatch' | 'busyTimeoutMs'> & {
+      /** start a BackgroundCheckpointer on this file (the connection's wal_autocheckpoint is its backstop) */
+      readonly backgroundCheckpoint?: { readonly path: string; readonly synchronous: 'FULL' | 'NORMAL'; readonly workerUrl?: URL };
+    } = {},
+  ) {
     this.#db = db;
     this.#s = prepareStatements(db);
     this.#now = options.now ?? Date.now;
-    this.#writes = new GroupCommit(db, { maxBatch: options.maxBatch ?? 1000, translate: storeError });
-    this.#createDevice = db.transaction((device: NewDevice) => this.#insertDevice(device));
-    this.#createCommand = db.transaction((command: NewCommand, options: CreateOptions | undefined) =>
-      this.#insertCommand(command, options),
-    );
-    this.#transitionCommand = db.transaction((change: StatusChange) => this.#applyTransition(change));
+    const checkpointer = options.backgroundCheckpoint
+      ? new BackgroundCheckpointer({
+          ...options.backgroundCheckpoint,
+          ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+          onFailure: () => this.#checkpointerFailed(),
+        })
+      : undefined;
+    this.#checkpointer = checkpointer;
+    this.#writes = new GroupCommit(db, {
+      maxBatch: options.maxBatch ?? 1000,
+      translate: storeError,
+      ...(checkpointer ? { onCommit: () => checkpointer.committed() } : {}),
+    });
   }
 
   // ---- devices ----
 
   createDevice(device: NewDevice): Promise<DeviceRecord> {
-    return this.#write(() => this.#createDevice(device));
+    return this.#write(() => this.#insertDevice(device), true);
   }
 
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -140,32 +190,32 @@ export class SqliteStore implements Store {
   // ---- commands ----
 
   createCommand(command: NewCommand, options?: CreateOptions): Promise<CreateResult> {
-    return this.#write(() => this.#createCommand(command, options));
+    return this.#write(() => this.#insertCommand(command, options), true);
   }
 
   getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {
-    return this.#read(() => this.#s.getCommand.get(commandId, userId, deviceId));
+    return this.#read(() => optionalCommand(this.#s.getCommand.get(commandId, userId, deviceId)));
   }
 
   getCommandById(commandId: string): Promise<CommandRecord | undefined> {
-    return this.#read(() => this.#s.getCommandById.get(commandId));
+    return this.#read(() => optionalCommand(this.#s.getCommandById.get(commandId)));
   }
 
   listCommands(userId: string, deviceId: string, query: CommandQuery): Promise<CommandRecord[]> {
     const before = query.beforeId ?? '~';
     return this.#read(() =>
       query.status === undefined
-        ? this.#s.listCommands.all(userId, deviceId, before, query.limit)
-        : this.#s.listCommandsByStatus.all(userId, deviceId, before, query.status, query.limit),
+        ? commandsFromRows(this.#s.listCommands.all(userId, deviceId, before, query.limit))
+        : commandsFromRows(this.#s.listCommandsByStatus.all(userId, deviceId, before, query.status, query.limit)),
     );
   }
 
   listOpenCommands(deviceId: string): Promise<CommandRecord[]> {
-    return this.#read(() => this.#s.listOpenCommands.all(deviceId));
+    return this.#read(() => commandsFromRows(this.#s.listOpenCommands.all(deviceId)));
   }
 
   transitionCommand(change: StatusChange): Promise<TransitionResult | undefined> {
-    return this.#write(() => this.#transitionCommand(change));
+    return this.#write(() => this.#applyTransition(change), true);
   }
 
   claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean> {
@@ -173,11 +223,11 @@ export class SqliteStore implements Store {
   }
 
   listDue(now: number, limit: number): Promise<CommandRecord[]> {
-    return this.#read(() => this.#s.listDue.all(now, limit));
+    return this.#read(() => commandsFromRows(this.#s.listDue.all(now, limit)));
   }
 
   listUndelivered(before: number, limit: number): Promise<CommandRecord[]> {
-    return this.#read(() => this.#s.listUndelivered.all(before, limit));
+    return this.#read(() => commandsFromRows(this.#s.listUndelivered.all(before, limit)));
   }
 
   // ---- history ----
@@ -207,6 +257,9 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#writes.flush();
+    // the checkpointer's last checkpoint first, so that closing the main
+    // connection, the last one, finds the WAL copied and removes it
+    await this.#checkpointer?.close();
     this.#db.close();
   }
 
@@ -219,7 +272,14 @@ export class SqliteStore implements Store {
       foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
       synchronous: synchronous[Number(this.#db.pragma('synchronous', { simple: true }))] ?? 'FULL',
       busyTimeoutMs: Number(this.#db.pragma('busy_timeout', { simple: true })),
+      tempStore: (['DEFAULT', 'FILE', 'MEMORY'] as const)[Number(this.#db.pragma('temp_store', { simple: true }))] ?? 'DEFAULT',
+      walAutocheckpoint: Number(this.#db.pragma('wal_autocheckpoint', { simple: true })),
     };
+  }
+
+  /** whether a background checkpointer runs (false for ':memory:', 'inline', after close, or after it failed) */
+  get checkpointerRunning(): boolean {
+    return this.#checkpointer?.running ?? false;
   }
 
   // ---- the writes themselves (run inside a batch) ----
@@ -247,7 +307,7 @@ export class SqliteStore implements Store {
     if (key !== undefined) {
       // DESIGN 2: a retried create with the same key returns the first command
       const first = this.#s.findIdempotent.get(command.userId, key, this.#now());
-      if (first !== undefined) return { command: first, created: false };
+      if (first !== undefined) return { command: commandFromRow(first), created: false };
     }
     const owner = this.#s.deviceOwner.get(command.deviceId);
     if (owner === undefined || owner.userId !== command.userId || owner.removedAt !== null) {
@@ -285,26 +345,43 @@ export class SqliteStore implements Store {
   }
 
   #applyTransition(change: StatusChange): TransitionResult | undefined {
-    const params: TransitionParams = {
-      id: change.commandId,
-      from: change.from,
-      to: change.to,
-      at: change.at,
-      setError: change.error === undefined ? 0 : 1,
-      error: change.error ?? null,
-      setResponse: change.responsePayloadJson === undefined ? 0 : 1,
-      responsePayloadJson: change.responsePayloadJson ?? null,
-      setCustomStatus: change.customStatus === undefined ? 0 : 1,
-      customStatus: change.customStatus ?? null,
-      setAttempts: change.attempts === undefined ? 0 : 1,
-      attempts: change.attempts ?? null,
-      setDueAt: change.dueAt === undefined ? 0 : 1,
-      dueAt: change.dueAt ?? null,
-    };
-    const row = this.#s.transitionCommand.get(params);
-    // DESIGN 3: the status moved on (or there is no such command); the caller re-decides
+    // Read, then write: in the batch's transaction nothing can come between
+    // (one connection, one thread). Cheaper than UPDATE ... RETURNING every
+    // column, and the row read tells which fields really change.
+    const row = this.#s.commandForChange.get(change.commandId);
     if (row === undefined) return undefined;
-    const { sequence, ...command } = row;
+    const before = commandFromRow(row);
+    // DESIGN 3: the status moved on; the caller re-reads and re-decides
+    if (before.status !== change.from) return undefined;
+    const command = changedRecord(before, change);
+    const sequence = row[CHANGE_LAST_SEQUENCE] + 1;
+    let mask = 0;
+    const values: (string | number | null)[] = [change.to, change.at, sequence];
+    if (command.error !== before.error) {
+      mask |= SET_ERROR;
+      values.push(command.error);
+    }
+    if (command.responsePayloadJson !== before.responsePayloadJson) {
+      mask |= SET_RESPONSE;
+      values.push(command.responsePayloadJson);
+    }
+    if (command.customStatus !== before.customStatus) {
+      mask |= SET_CUSTOM_STATUS;
+      values.push(command.customStatus);
+    }
+    if (command.attempts !== before.attempts) {
+      mask |= SET_ATTEMPTS;
+      values.push(command.attempts);
+    }
+    if (command.dueAt !== before.dueAt) {
+      mask |= SET_DUE_AT;
+      values.push(command.dueAt);
+    }
+    values.push(row[CHANGE_ROWID], change.from);
+    const update = (this.#transitionStatements[mask] ??= this.#db.prepare(transitionSql(mask)));
+    if (update.run(...values).changes !== 1) {
+      throw new AppiaError('internal', `command ${change.commandId} changed between its read and its write`);
+    }
     const detail = change.detail ?? null;
     const historyId = this.#s.insertHistory.run(command.id, command.userId, sequence, change.to, change.at, detail)
       .lastInsertRowid as number;
@@ -313,15 +390,26 @@ export class SqliteStore implements Store {
 
   // ---- plumbing ----
 
-  #write<T>(write: () => T): Promise<T> {
+  /** The worker is gone: SQLite's own automatic checkpoint takes over, so the WAL stays small. */
+  #checkpointerFailed(): void {
+    if (this.#closed) return;
+    try {
+      this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_FRAMES}`);
+    } catch {
+      // the connection is unusable: writes fail on their own
+    }
+  }
+
+  /** `multiStatement`: the write changes rows with more than one statement (see GroupCommit) */
+  #write<T>(write: () => T, multiStatement = false): Promise<T> {
     if (this.#closed) return Promise.reject(closedError());
-    return this.#writes.submit(write);
+    return this.#writes.submit(write, multiStatement);
   }
 
   async #read<T>(read: () => T): Promise<T> {
     this.#assertOpen();
     try {
-      return read();
+      return this.#writes.read(read);
     } catch (err) {
       throw storeError(err);
     }
@@ -330,6 +418,34 @@ export class SqliteStore implements Store {
   #assertOpen(): void {
     if (this.#closed) throw closedError();
   }
+}
+
+/** the command as a status change leaves it: undefined fields of the change keep their value */
+function changedRecord(row: CommandRecord, change: StatusChange): CommandRecord {
+  return {
+    id: row.id,
+    userId: row.userId,
+    deviceId: row.deviceId,
+    type: row.type,
+    payloadJson: row.payloadJson,
+    appServiceName: row.appServiceName,
+    packageFamilyName: row.packageFamilyName,
+    permissionTicket: row.permissionTicket,
+    postBackUri: row.postBackUri,
+    status: change.to,
+    error: change.error === undefined ? row.error : change.error,
+    responsePayloadJson: change.responsePayloadJson === undefined ? row.responsePayloadJson : change.responsePayloadJson,
+    customStatus: change.customStatus === undefined ? row.customStatus : change.customStatus,
+    createdAt: row.createdAt,
+    lastModifiedAt: change.at,
+    expiresAt: row.expiresAt,
+    attempts: change.attempts === undefined ? row.attempts : change.attempts,
+    dueAt: change.dueAt === undefined ? row.dueAt : change.dueAt,
+  };
+}
+
+function optionalCommand(row: CommandRow | undefined): CommandRecord | undefined {
+  return row === undefined ? undefined : commandFromRow(row);
 }
 
 function closedError(): AppiaError {
