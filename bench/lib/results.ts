@@ -65,7 +65,7 @@ export function writeResult(dir: string, result: ScenarioResult): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${localDate(new Date(result.startedAt))}-${result.scenario}.json`);
   // sub-microsecond digits of a latency or a rate are noise
-  const rounded = (key: string, value: unknown): unknown =>
+  const rounded = (_key: string, value: unknown): unknown =>
     typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(6)) : value;
   writeFileSync(`${path}.tmp`, `${JSON.stringify(result, rounded, 2)}\n`);
   renameSync(`${path}.tmp`, path);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { CommandRecord } from '../../domain/command.js';
 import { parseCommandType } from '../../domain/command.js';
 import { AppiaError } from '../../domain/errors.js';
