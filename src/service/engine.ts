@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { subjects, type Bus, type BusMessage } from '../bus/bus.js';
-import type { CommandRecord, CommandType, HistoryEntry } from '../domain/command.js';
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import { AppiaError, isAppiaError } from '../domain/errors.js';
 import { commandIdSource } from '../domain/ids.js';
 import { transition, type LifecycleEvent } from '../domain/lifecycle.js';
@@ -27,16 +27,13 @@ export interface EngineDeps {
 }
 
 /** What a caller asked for, already validated by http/ (or a test). */
-export interface CommandInput {
-  readonly type: CommandType;
-  readonly payloadJson: string | null;
-  readonly appServiceName: string | null;
-  readonly packageFamilyName: string | null;
-  readonly permissionTicket: string | null;
-  readonly postBackUri: string | null;
+export type CommandInput = Pick<
+  CommandRecord,
+  'type' | 'payloadJson' | 'appServiceName' | 'packageFamilyName' | 'permissionTicket' | 'postBackUri'
+> & {
   /** epoch ms; undefined = now + default TTL */
   readonly expiresAt?: number;
-}
+};
 
 /** Fields a status change may carry (the device's answer, its progress text, a failure). */
 export interface ChangeFields {

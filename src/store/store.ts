@@ -98,19 +98,21 @@ export interface NewDevice {
   readonly createdAt: number;
 }
 
-export interface NewCommand {
-  readonly id: string;
-  readonly userId: string;
-  readonly deviceId: string;
-  readonly type: CommandRecord['type'];
-  readonly payloadJson: string | null;
-  readonly appServiceName: string | null;
-  readonly packageFamilyName: string | null;
-  readonly permissionTicket: string | null;
-  readonly postBackUri: string | null;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
+/** A command as it is first stored (DESIGN 3: born `requesting`, no attempts, no timer). */
+export type NewCommand = Pick<
+  CommandRecord,
+  | 'id'
+  | 'userId'
+  | 'deviceId'
+  | 'type'
+  | 'payloadJson'
+  | 'appServiceName'
+  | 'packageFamilyName'
+  | 'permissionTicket'
+  | 'postBackUri'
+  | 'createdAt'
+  | 'expiresAt'
+>;
 
 export interface CreateOptions {
   readonly idempotencyKey?: string;
