@@ -26,10 +26,10 @@ test('command ids carry 112 random bits: two sources at the same instant never c
 test('unsubscribing twice does not cut off a newer subscriber of the same subject', () => {
   const bus = new InProcessBus();
   const first = bus.subscribe('s', () => {});
-  first();
+  first.unsubscribe();
   const got: string[] = [];
   bus.subscribe('s', (m) => got.push(m.kind));
-  first();
+  first.unsubscribe();
   bus.publish('s', { kind: 'deviceRemoved', deviceId: 'd' });
   assert.deepEqual(got, ['deviceRemoved']);
 });

@@ -1,15 +1,30 @@
-import type { Status } from '../domain/status.js';
+import { STATUSES, type Status } from '../domain/status.js';
 
 /**
  * The bus is only a wake-up signal (DESIGN 1): a lost message delays a
  * command (a sweep picks it up) but never loses it. Adapters: in-process.ts
- * (one node) and nats.ts (several nodes).
+ * (one node) and nats.ts (several nodes); both pass
+ * test/contract/bus.contract.ts.
  */
 export interface Bus {
+  /** Sends a message to every subscriber of the subject, on any node. Never throws; a message may be lost. */
   publish(subject: string, message: BusMessage): void;
-  /** returns the function that unsubscribes */
-  subscribe(subject: string, handler: (message: BusMessage) => void): () => void;
+  /**
+   * Calls `handler` with every valid message published on `subject` from
+   * now on. Await `ready` before the first read of the state the messages
+   * announce, so that nothing published after that read is missed.
+   */
+  subscribe(subject: string, handler: (message: BusMessage) => void): Subscription;
+  /** Resolves while the bus can carry messages; rejects with the reason otherwise (`/readyz`). */
+  ready(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface Subscription {
+  /** resolves once the subscription is registered everywhere a publisher may be */
+  readonly ready: Promise<void>;
+  /** stops the handler; calling it again does nothing */
+  unsubscribe(): void;
 }
 
 export type BusMessage =
@@ -19,6 +34,8 @@ export type BusMessage =
   | { readonly kind: 'cancel'; readonly deviceId: string; readonly commandId: string }
   /** the device was removed: close its connection */
   | { readonly kind: 'deviceRemoved'; readonly deviceId: string }
+  /** the device opened a new connection (on any node): every older one closes */
+  | { readonly kind: 'connected'; readonly deviceId: string; readonly connectionId: string }
   /** a command changed status (SSE watchers, Prefer: wait) */
   | {
       readonly kind: 'status';
@@ -29,8 +46,53 @@ export type BusMessage =
       readonly historyId: number;
     };
 
-/** Subjects: one per device (the node holding its connection listens), one per user. */
+/**
+ * Subjects: one per device (the node holding its connection listens), one
+ * per user. Ids are encoded so that no id can reach into another subject: a
+ * user id may hold `.`, `*`, `>` or spaces, which NATS reads as separators
+ * and wildcards. base64url keeps only [A-Za-z0-9_-].
+ */
 export const subjects = {
-  device: (deviceId: string) => `appia.device.${deviceId}`,
-  user: (userId: string) => `appia.user.${userId}`,
+  device: (deviceId: string) => `appia.device.${encodeToken(deviceId)}`,
+  user: (userId: string) => `appia.user.${encodeToken(userId)}`,
 } as const;
+
+function encodeToken(id: string): string {
+  // never empty: NATS refuses an empty token
+  return id === '' ? '_' : Buffer.from(id, 'utf8').toString('base64url');
+}
+
+const statuses: ReadonlySet<string> = new Set(STATUSES);
+const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 1024;
+
+/**
+ * A message as it arrives from another process, checked field by field:
+ * undefined when it is not one a node would send (wrong kind, a missing or
+ * mistyped field). Extra fields are dropped.
+ */
+export function parseBusMessage(value: unknown): BusMessage | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const m = value as Record<string, unknown>;
+  switch (m['kind']) {
+    case 'deliver':
+    case 'cancel':
+      return isText(m['deviceId']) && isText(m['commandId'])
+        ? { kind: m['kind'], deviceId: m['deviceId'], commandId: m['commandId'] }
+        : undefined;
+    case 'deviceRemoved':
+      return isText(m['deviceId']) ? { kind: 'deviceRemoved', deviceId: m['deviceId'] } : undefined;
+    case 'connected':
+      return isText(m['deviceId']) && isText(m['connectionId'])
+        ? { kind: 'connected', deviceId: m['deviceId'], connectionId: m['connectionId'] }
+        : undefined;
+    case 'status': {
+      const { userId, deviceId, commandId, status, historyId } = m;
+      if (!isText(userId) || !isText(deviceId) || !isText(commandId)) return undefined;
+      if (typeof status !== 'string' || !statuses.has(status)) return undefined;
+      if (typeof historyId !== 'number' || !Number.isSafeInteger(historyId) || historyId < 0) return undefined;
+      return { kind: 'status', userId, deviceId, commandId, status: status as Status, historyId };
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,34 +1,53 @@
-import type { Bus, BusMessage } from './bus.js';
+import { parseBusMessage, type Bus, type BusMessage, type Subscription } from './bus.js';
+
+const READY: Promise<void> = Promise.resolve();
 
 /** The single-node bus: subscribers in this process, called synchronously. */
 export class InProcessBus implements Bus {
   readonly #handlers = new Map<string, Set<(message: BusMessage) => void>>();
+  #closed = false;
 
   publish(subject: string, message: BusMessage): void {
     const handlers = this.#handlers.get(subject);
     if (!handlers) return;
+    // validated as a remote bus would: a malformed message reaches no one
+    const checked = parseBusMessage(message);
+    if (!checked) return;
     for (const handler of [...handlers]) {
       try {
-        handler(message);
+        handler(checked);
       } catch {
         // A failing subscriber must not stop the others; the store stays the truth.
       }
     }
   }
 
-  subscribe(subject: string, handler: (message: BusMessage) => void): () => void {
+  subscribe(subject: string, handler: (message: BusMessage) => void): Subscription {
     let handlers = this.#handlers.get(subject);
     if (!handlers) this.#handlers.set(subject, (handlers = new Set()));
-    handlers.add(handler);
-    return () => {
-      handlers.delete(handler);
-      // Only drop the subject's set if it is still this one: a second call of
-      // this function must not remove a newer subscriber's set.
-      if (handlers.size === 0 && this.#handlers.get(subject) === handlers) this.#handlers.delete(subject);
+    const own = handlers;
+    // a handler may be subscribed twice: each subscription is its own entry
+    const entry = (message: BusMessage) => handler(message);
+    own.add(entry);
+    let active = true;
+    return {
+      ready: READY,
+      unsubscribe: () => {
+        if (!active) return;
+        active = false;
+        own.delete(entry);
+        // Only drop the subject's set if it is still this one.
+        if (own.size === 0 && this.#handlers.get(subject) === own) this.#handlers.delete(subject);
+      },
     };
   }
 
+  ready(): Promise<void> {
+    return this.#closed ? Promise.reject(new Error('the bus is closed')) : READY;
+  }
+
   async close(): Promise<void> {
+    this.#closed = true;
     this.#handlers.clear();
   }
 }

@@ -90,7 +90,8 @@ export class DeviceConnection implements Outlet {
     ws.on('pong', () => void (this.#alive = true));
     ws.on('error', (err) => deps.log.debug({ deviceId: device.id, err }, 'device connection error'));
     // Subscribed before the open commands are read, so nothing created meanwhile is missed.
-    this.#unsubscribe = deps.engine.bus.subscribe(subjects.device(device.id), (message) => this.#onBus(message));
+    const subscription = deps.engine.bus.subscribe(subjects.device(device.id), (message) => this.#onBus(message));
+    this.#unsubscribe = () => subscription.unsubscribe();
   }
 
   get ownsDelivery(): boolean {

@@ -284,11 +284,11 @@ export class Engine {
     let user = this.#finalWatchers.get(userId);
     if (!user) {
       const commands = new Map<string, Set<() => void>>();
-      const unsubscribe = this.bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+      const subscription = this.bus.subscribe(subjects.user(userId), (m: BusMessage) => {
         if (m.kind !== 'status' || !isFinal(m.status)) return;
         for (const notify of commands.get(m.commandId) ?? []) notify();
       });
-      user = { commands, unsubscribe };
+      user = { commands, unsubscribe: () => subscription.unsubscribe() };
       this.#finalWatchers.set(userId, user);
     }
     const { commands } = user;

@@ -63,7 +63,7 @@ describe('scheduler: durable timers, fired once across nodes', () => {
   function silentGateway(deviceId: string): { delivers: string[]; cancels: string[]; stop(): void } {
     const delivers: string[] = [];
     const cancels: string[] = [];
-    const stop = bus.subscribe(subjects.device(deviceId), (m: BusMessage) => {
+    const subscription = bus.subscribe(subjects.device(deviceId), (m: BusMessage) => {
       if (m.kind === 'deliver') {
         delivers.push(m.commandId);
         void engine().apply(m.commandId, 'sent');
@@ -72,19 +72,19 @@ describe('scheduler: durable timers, fired once across nodes', () => {
         void engine().apply(m.commandId, 'cancelSent');
       }
     });
-    return { delivers, cancels, stop };
+    return { delivers, cancels, stop: () => subscription.unsubscribe() };
   }
 
   function until(commandId: string, status: Status, timeoutMs = 3_000): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        stop();
+        subscription.unsubscribe();
         reject(new Error(`${commandId} did not reach ${status}`));
       }, timeoutMs);
-      const stop = bus.subscribe(subjects.user(user), (m) => {
+      const subscription = bus.subscribe(subjects.user(user), (m) => {
         if (m.kind === 'status' && m.commandId === commandId && m.status === status) {
           clearTimeout(timer);
-          stop();
+          subscription.unsubscribe();
           resolve();
         }
       });

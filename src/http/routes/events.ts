@@ -64,9 +64,10 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
           for (const entry of history) write(entry, deviceId);
           return history.some((h) => isFinal(h.status)) ? 'done' : 'more';
         }, after ?? 0);
-        const unsubscribe = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+        const subscription = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
           if (m.kind === 'status' && m.commandId === commandId) feed.wake();
         });
+        const unsubscribe = () => subscription.unsubscribe();
         const command = isUuid(deviceId) && isCommandId(commandId) ? await store.getCommand(userId, deviceId, commandId) : undefined;
         if (!command) {
           unsubscribe();
@@ -108,14 +109,14 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         if (deviceOf.size >= DEVICE_CACHE) deviceOf.clear();
         deviceOf.set(commandId, deviceId);
       }
-      const unsubscribe = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
+      const subscription = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
         if (m.kind !== 'status') return;
         remember(m.commandId, m.deviceId);
         // Without Last-Event-ID the stream starts at the first change after it opened.
         feed.startBefore(m.historyId);
         feed.wake();
       });
-      serve(request, reply, feed, unsubscribe);
+      serve(request, reply, feed, () => subscription.unsubscribe());
     });
   };
 
