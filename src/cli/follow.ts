@@ -1,4 +1,6 @@
-import type { CommandJson } from './commands/send.js';
+import { isFinal } from '../domain/policy.js';
+import { parseStatus } from '../domain/status.js';
+import type { CommandJson } from './types.js';
 import { UnreachableError, type ApiClient, type ServerTarget } from './http-client.js';
 import { compactJson, fields, printJson, withoutAnnotations } from './output.js';
 
@@ -12,7 +14,6 @@ export interface StatusEvent {
   readonly detail?: string;
 }
 
-const FINAL = new Set(['completed', 'failedToSend', 'executionFailed', 'commandDropped', 'canceled', 'expired', 'error']);
 /** how often a dropped stream is opened again (with Last-Event-ID) before giving up */
 const MAX_RECONNECTS = 5;
 const RECONNECT_DELAY_MS = 1000;
@@ -60,7 +61,7 @@ export async function followCommand(
       lastId = event.id;
       lastStatus = event.status;
       onEvent(event);
-      if (FINAL.has(event.status)) return event.status;
+      if (isFinalName(event.status)) return event.status;
     }
     // The stream ended before a final status (the server restarted): resume where it stopped.
     if (attempt >= MAX_RECONNECTS) throw new UnreachableError(`the event stream of command ${commandId} kept ending before it finished`);
@@ -130,4 +131,9 @@ export async function waitAndReport(
     );
   }
   return final === 'completed' ? 0 : 1;
+}
+
+function isFinalName(name: string): boolean {
+  const status = parseStatus(name);
+  return status !== undefined && isFinal(status);
 }

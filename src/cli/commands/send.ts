@@ -3,6 +3,7 @@ import { CliError, type CliCommand } from '../cli.js';
 import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
 import { fields, printJson } from '../output.js';
 import { waitAndReport } from '../follow.js';
+import type { CommandJson } from '../types.js';
 
 const HELP = `Usage:
   appia send DEVICE --uri URI
@@ -29,17 +30,6 @@ const SEND_OPTIONS = {
   payload: { type: 'string' },
   wait: { type: 'boolean' },
 } as const;
-
-/** A command as the API returns it (the fields the CLI shows). */
-export interface CommandJson {
-  readonly id: string;
-  readonly status: string;
-  readonly type: string;
-  readonly customStatus?: string | null;
-  readonly error?: string | null;
-  readonly responsePayload?: unknown;
-  readonly [key: string]: unknown;
-}
 
 export const sendCommand: CliCommand = {
   name: 'send',

@@ -2,7 +2,7 @@ import { parseCliArgs } from '../args.js';
 import { CliError, type CliCommand } from '../cli.js';
 import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
 import { compactJson, fields, printJson, table, withoutAnnotations } from '../output.js';
-import type { CommandJson } from './send.js';
+import type { CommandJson } from '../types.js';
 
 interface HistoryJson {
   readonly status: string;
