@@ -79,3 +79,16 @@ test('only the command core and the wiring reach the store and the bus', () => {
     .map((f) => relative(root, f));
   assert.deepEqual(reaching, []);
 });
+
+test('package.json exports only files that exist', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string>; bin: Record<string, string> };
+  const missing = [...Object.values(pkg.exports), ...Object.values(pkg.bin)].filter((path) => {
+    try {
+      readFileSync(join(root, path));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(missing, []);
+});
