@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 
-/** The three Standard Webhooks headers a postback carries (DESIGN 6). */
-export interface PostbackSignatureHeaders {
+/** The three Standard Webhooks headers a postback carries (DESIGN 6); a type, so it passes as a header record. */
+export type PostbackSignatureHeaders = {
   readonly 'webhook-id': string;
   readonly 'webhook-timestamp': string;
   readonly 'webhook-signature': string;
-}
+};
 
 /** A user's secrets as the store keeps them (the previous one signs too until `previousUntil`). */
 export interface PostbackSecretsState {
