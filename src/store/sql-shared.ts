@@ -154,6 +154,7 @@ export const POSTBACK_COLUMNS = [
   'attempts',
   'created_at AS "createdAt"',
   'next_attempt_at AS "nextAttemptAt"',
+  'first_attempt_at AS "firstAttemptAt"',
   'last_attempt_at AS "lastAttemptAt"',
   'last_response_status AS "lastResponseStatus"',
   'last_error AS "lastError"',

@@ -217,6 +217,8 @@ export interface PostbackEntry {
   readonly attempts: number;
   readonly createdAt: number;
   readonly nextAttemptAt: number | null;
+  /** when it was first tried: the retries go on for at least 24 h from then */
+  readonly firstAttemptAt: number | null;
   readonly lastAttemptAt: number | null;
   readonly lastResponseStatus: number | null;
   readonly lastError: string | null;

@@ -62,6 +62,7 @@ export function postbackStories(story: Story): void {
       assert.equal(delivered.attempts, 1);
       assert.equal(delivered.lastResponseStatus, 204);
       assert.equal(delivered.deliveredAt, now);
+      assert.equal(delivered.firstAttemptAt, now);
     });
 
     story('a failed attempt waits until its next attempt time; giving up records a note in the history and frees the next entry', async (w) => {
@@ -88,6 +89,7 @@ export function postbackStories(story: Story): void {
       assert.equal(again!.sequence, 1);
       assert.equal(again!.attempts, 1);
       assert.equal(again!.lastError, 'HTTP 503');
+      assert.equal(again!.firstAttemptAt, now, 'the first attempt time stays as retries go on');
       await w.store.recordPostbackAttempt(again!.id, again!.claimToken!, {
         state: 'failed',
         at: now + 5_000,

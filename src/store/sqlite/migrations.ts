@@ -151,6 +151,7 @@ export const MIGRATIONS: readonly Migration[] = [
         next_attempt_at      INTEGER,
         lease_until          INTEGER,
         claim_token          TEXT,
+        first_attempt_at     INTEGER,
         last_attempt_at      INTEGER,
         last_response_status INTEGER,
         last_error           TEXT,

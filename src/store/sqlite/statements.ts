@@ -94,7 +94,7 @@ export const SQL = {
       AND NOT EXISTS (SELECT 1 FROM postbacks q WHERE q.command_id = p.command_id AND q.state = 'pending' AND q.sequence < p.sequence)
     ORDER BY next_attempt_at LIMIT ?`,
   leasePostback: 'UPDATE postbacks SET lease_until = ?, claim_token = ? WHERE id = ?',
-  recordPostbackAttempt: `UPDATE postbacks SET state = ?, attempts = attempts + 1, last_attempt_at = ?, last_response_status = ?,
+  recordPostbackAttempt: `UPDATE postbacks SET state = ?, attempts = attempts + 1, last_attempt_at = ?, first_attempt_at = coalesce(first_attempt_at, ?), last_response_status = ?,
       last_error = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL, claim_token = NULL
     WHERE id = ? AND claim_token = ? AND state = 'pending'
     RETURNING command_id AS "commandId", sequence`,
@@ -246,7 +246,7 @@ export interface Statements {
   readonly duePostbacks: S<[number, number, number], PostbackRow>;
   readonly leasePostback: S<[number, Text, number]>;
   readonly recordPostbackAttempt: S<
-    [Text, number, number | null, Nullable, number | null, number | null, number, Text],
+    [Text, number, number, number | null, Nullable, number | null, number | null, number, Text],
     { commandId: string; sequence: number }
   >;
   readonly noteInHistory: S<[Text, Text, Text, number]>;

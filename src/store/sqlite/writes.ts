@@ -196,6 +196,7 @@ export class SqliteWrites {
     const recorded = this.#s.recordPostbackAttempt.get(
       outcome.state,
       outcome.at,
+      outcome.at,
       outcome.responseStatus,
       delivered ? null : outcome.error,
       outcome.state === 'pending' ? outcome.nextAttemptAt : null,
