@@ -18,6 +18,8 @@ export interface Config {
   readonly audience: string | null;
   readonly userClaim: 'oid' | 'sub';
   readonly logLevel: string;
+  /** DESIGN 7: JSON lines for machines (default), or pino-pretty's lines for people */
+  readonly logFormat: 'json' | 'pretty';
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
   readonly maxBodyBytes: number;
   readonly maxPayloadBytes: number;
@@ -61,6 +63,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'audience', env: 'APPIA_AUDIENCE', flag: '--audience', kind: 'string', def: null, help: 'token audience (required with --issuer)' },
   { key: 'userClaim', env: 'APPIA_USER_CLAIM', flag: '--user-claim', kind: 'string', def: 'oid', choices: ['oid', 'sub'], help: 'claim naming the user (oid falls back to sub)' },
   { key: 'logLevel', env: 'APPIA_LOG_LEVEL', flag: '--log-level', kind: 'string', def: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
+  { key: 'logFormat', env: 'APPIA_LOG_FORMAT', flag: '--log-format', kind: 'string', def: 'json', choices: ['json', 'pretty'], help: 'log lines as JSON, or pretty for people' },
   { key: 'sqliteSynchronous', env: 'APPIA_SQLITE_SYNCHRONOUS', flag: '--sqlite-synchronous', kind: 'string', def: 'FULL', choices: ['FULL', 'NORMAL'], help: 'SQLite durability (see README, Performance)' },
   { key: 'maxBodyBytes', env: 'APPIA_MAX_BODY_BYTES', flag: '--max-body-bytes', kind: 'int', def: 262144, min: 0, help: 'request body limit' },
   { key: 'maxPayloadBytes', env: 'APPIA_MAX_PAYLOAD_BYTES', flag: '--max-payload-bytes', kind: 'int', def: 65536, min: 0, help: 'payload and responsePayload limit, each' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyServerOptions } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
+import pinoPretty from 'pino-pretty';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
 import type { Config } from './config.js';
@@ -17,6 +18,8 @@ import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
 import type { CoreLog } from './core/context.js';
+import type { LogDestination } from './http/observability.js';
+import { AppiaMetrics } from './metrics/metrics.js';
 
 /** A running Appia node: what main.ts and the end-to-end tests hold. */
 export interface RunningAppia {
@@ -32,8 +35,10 @@ export interface RunningAppia {
   readonly scheduler: Scheduler;
   /** mints user tokens from the embedded issuer (undefined with an external issuer) */
   readonly mintToken?: (user: string, options?: { scopes?: readonly string[]; appOnly?: boolean; ttlSeconds?: number }) => Promise<string>;
-  /** stops listening, closes device connections, flushes and closes the store */
-  close(): Promise<void>;
+  /** this node's Prometheus metrics (GET /metrics) */
+  readonly metrics: AppiaMetrics;
+  /** stops listening, closes device connections, flushes and closes the store; `reason` (e.g. the signal) is logged */
+  close(reason?: string): Promise<void>;
 }
 
 /** Seams a test may replace; everything else comes from the config. */
@@ -41,6 +46,8 @@ export interface StartOverrides {
   readonly store?: Store;
   readonly bus?: Bus;
   readonly now?: () => number;
+  /** where log lines go instead of stdout (tests capture them) */
+  readonly logDestination?: LogDestination;
 }
 
 /**
@@ -72,7 +79,10 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
 
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   let log: CoreLog = { warn: () => {}, info: () => {} };
+  // DESIGN 7: one registry per node, so two nodes in one process never share counters
+  const metrics = new AppiaMetrics();
   const core = new CommandCore({
+    observer: metrics.observer,
     store,
     bus,
     timings: config,
@@ -80,7 +90,13 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const app = buildApp(
-    { core, auth: { authenticate: (header) => verifier.verify(header) }, ...(wellKnown ? { wellKnown } : {}) },
+    {
+      core,
+      auth: { authenticate: (header) => verifier.verify(header) },
+      metrics,
+      ...logDestination(config, overrides),
+      ...(wellKnown ? { wellKnown } : {}),
+    },
     { ...config, logLevel: config.logLevel },
     (https ? { https } : {}) as FastifyServerOptions,
   );
@@ -89,6 +105,8 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   const gateway = createGateway({ core, config, log: app.log });
   app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
   const scheduler = startScheduler({ timers: core.timers, receiptTimeoutMs: config.receiptTimeoutMs, log: app.log });
+  // appia_postback_failures_total: pass `postbackFailures: async () => (await dispatcher.stats()).failures` once the postback dispatcher runs here
+  metrics.readFrom({ connectedDevices: () => gateway.connectedDevices, postbackDepth: () => core.postbackDepth() });
 
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -105,14 +123,24 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     ...(mintToken ? { mintToken } : {}),
     gateway,
     scheduler,
-    async close() {
+    metrics,
+    async close(reason) {
+      app.log.info(reason ? { reason } : {}, 'shutting down');
       await scheduler.close();
       await gateway.close();
       await app.close();
       await bus.close();
       await store.close();
+      app.log.info('closed');
     },
   };
+}
+
+/** DESIGN 7: JSON lines by default; `--log-format pretty` for people (pino-pretty, written synchronously so no line is lost at exit) */
+function logDestination(config: Config, overrides: StartOverrides): { logDestination?: LogDestination } {
+  if (overrides.logDestination) return { logDestination: overrides.logDestination };
+  if (config.logFormat === 'pretty') return { logDestination: pinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) };
+  return {};
 }
 
 async function openStore(config: Config): Promise<Store> {

@@ -1,4 +1,5 @@
 import type { Bus } from '../bus/bus.js';
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { Timings } from '../domain/policy.js';
 import type { Store } from '../store/store.js';
 import type { IdSource } from './ids.js';
@@ -16,6 +17,18 @@ export interface CoreLog {
   info(details: object, message: string): void;
 }
 
+/**
+ * Told of every status change the core stores, its creations included
+ * (metrics: DESIGN 7). Called after the change is durable, on the node that
+ * wrote it; it must not throw or block.
+ */
+export interface CoreObserver {
+  /** a command was stored as new (not an idempotent replay) */
+  created(command: CommandRecord): void;
+  /** a stored change (a creation's first entry included): `history` is its entry, `command` the record it left */
+  changed(command: CommandRecord, history: HistoryEntry): void;
+}
+
 /** What the core's operations share. Only the core holds the store and the bus. */
 export interface CoreContext {
   readonly log: CoreLog;
@@ -26,6 +39,7 @@ export interface CoreContext {
   /** [0, 1): the jitter seam */
   readonly random: () => number;
   readonly ids: IdSource;
+  readonly observer?: CoreObserver;
 }
 
 export const MAX_TTL_MS = 30 * 24 * 3600 * 1000;

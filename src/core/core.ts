@@ -4,7 +4,7 @@ import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
 import type { CommandQuery, Store } from '../store/store.js';
 import { cancelCommand, removeDevice } from './cancel.js';
-import type { CoreContext, CoreLog, CoreTimings } from './context.js';
+import type { CoreContext, CoreLog, CoreObserver, CoreTimings } from './context.js';
 import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
 import { cryptoIds, hashDeviceToken, type IdSource } from './ids.js';
 import { DeviceSession, type Outlet, type SessionHooks } from './session.js';
@@ -22,6 +22,8 @@ export interface CoreDeps {
   readonly random?: () => number;
   readonly ids?: IdSource;
   readonly timers?: TimerOptions;
+  /** told of every stored change (metrics) */
+  readonly observer?: CoreObserver;
 }
 
 /** What a device is registered with (DESIGN 2, POST /me/devices). */
@@ -60,6 +62,7 @@ export class CommandCore {
       now: deps.now ?? Date.now,
       random: deps.random ?? Math.random,
       ids: deps.ids ?? cryptoIds(),
+      ...(deps.observer ? { observer: deps.observer } : {}),
     };
     this.#writer = new StatusWriter(this.#ctx);
     this.#waiters = new FinalWaiters(deps.store, deps.bus);
@@ -136,6 +139,11 @@ export class CommandCore {
   /** Resolves with the command once it is final (a change on any node), or as it stands after `timeoutMs`. */
   waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
     return this.#waiters.waitForFinal(userId, deviceId, commandId, timeoutMs);
+  }
+
+  /** pending postbacks in all, on every node (the outbox depth, DESIGN 7 metrics) */
+  postbackDepth(): Promise<number> {
+    return this.#ctx.store.postbackDepth();
   }
 
   // ---- the status feed (SSE) ----

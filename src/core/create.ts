@@ -46,6 +46,7 @@ export async function createCommand(
     },
   );
   if (result.created && result.history) {
+    ctx.observer?.created(result.command);
     writer.announce(result.command, result.history);
     ctx.bus.publish(subjects.device(deviceId), { kind: 'deliver', deviceId, commandId: result.command.id });
   }

@@ -114,6 +114,7 @@ export class StatusWriter {
   }
 
   announce(command: CommandRecord, history: HistoryEntry): void {
+    this.#ctx.observer?.changed(command, history);
     this.#ctx.bus.publish(subjects.user(command.userId), {
       kind: 'status',
       userId: command.userId,

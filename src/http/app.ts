@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { requireScope } from '../auth/verifier.js';
 import { AppiaError } from '../domain/errors.js';
@@ -10,6 +10,11 @@ import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
+import { loggerOptions, requestLogging } from './observability.js';
+import { SHARED_SCHEMAS } from './response-schemas.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { registerOpenapi } from './routes/openapi.js';
 
 export type { AppConfig, AppDeps, Authenticator, Caller, WellKnown } from './context.js';
 
@@ -21,7 +26,9 @@ export type App = FastifyInstance;
  */
 export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: FastifyServerOptions = {}): App {
   const app = Fastify({
-    logger: config.logLevel && config.logLevel !== 'silent' ? { level: config.logLevel, redact: ['req.headers.authorization'] } : false,
+    // DESIGN 7: one JSON line per request (observability.ts) instead of Fastify's two; secrets redacted
+    logger: loggerOptions(config.logLevel, deps.logDestination),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: config.maxBodyBytes > 0 ? config.maxBodyBytes : 1024 * 1024 * 1024,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     genReqId: () => randomUUID(),
@@ -37,6 +44,10 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
 
   // JSON only: a body in another media type is refused with a clear message rather than read as a string.
   app.removeContentTypeParser('text/plain');
+  // DESIGN 7: the answers' schemas (named in /openapi.json), then the hooks every request passes
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  registerOpenapi(app);
+  requestLogging(app, deps.metrics);
   const limiter = new RateLimiter(config.rateLimit);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -55,6 +66,8 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   );
 
   app.register(systemRoutes(deps, config.publicUrl));
+  app.register(metadataRoutes());
+  if (deps.metrics) app.register(metricsRoutes(deps.metrics));
   for (const prefix of ['/beta', '/v1.0']) {
     app.register(
       async (graph) => {

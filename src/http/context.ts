@@ -1,4 +1,5 @@
 import type { CommandCore } from '../core/core.js';
+import type { LogDestination, RequestMetrics } from './observability.js';
 
 /** Who is calling (DESIGN 5), as the routes see it: the user and the token's delegated scopes. */
 export interface Caller {
@@ -21,6 +22,10 @@ export interface AppDeps {
   readonly core: CommandCore;
   readonly auth: Authenticator;
   readonly wellKnown?: WellKnown;
+  /** DESIGN 7: request timings go here, and GET /metrics serves it */
+  readonly metrics?: RequestMetrics;
+  /** where log lines go (default stdout) */
+  readonly logDestination?: LogDestination;
 }
 
 export interface AppConfig {

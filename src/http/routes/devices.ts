@@ -7,12 +7,13 @@ import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseTop } from '.
 import { representation } from '../representation-context.js';
 import { deviceJson } from '../representation.js';
 import { DeviceParams, ListQuery, REGISTER_DEVICE_KEYS, RegisterDeviceBody } from '../schemas.js';
+import { answers, NoContent, ref } from '../response-schemas.js';
 
 /** DESIGN 2: the caller's devices. Another user's device is a 404, never a 403. */
 export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
   const { core } = deps;
   return async (app) => {
-    app.get('/me/devices', { schema: { querystring: ListQuery }, config: { scopes: SCOPES.read } }, async (request, reply) => {
+    app.get('/me/devices', { schema: { querystring: ListQuery, response: answers({ 200: ref('DeviceCollection') }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
       const limit = parseTop(request.query.$top);
       const position = decodeSkipToken(request.query.$skiptoken, (v): v is { o: number } => Number.isInteger(v['o']) && (v['o'] as number) >= 0);
       const offset = position?.o ?? 0;
@@ -26,7 +27,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
       });
     });
 
-    app.get('/me/devices/:deviceId', { schema: { params: DeviceParams }, config: { scopes: SCOPES.read } }, async (request, reply) => {
+    app.get('/me/devices/:deviceId', { schema: { params: DeviceParams, response: answers({ 200: ref('DeviceEntity') }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
       const device = await findDevice(request.caller.userId, request.params.deviceId);
       return reply.type('application/json').send({ '@odata.context': representation(request, config).device(), ...deviceJson(device) });
     });
@@ -34,7 +35,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
     app.post(
       '/me/devices',
       {
-        schema: { body: RegisterDeviceBody },
+        schema: { body: RegisterDeviceBody, response: answers({ 201: ref('RegisteredDevice') }) },
         config: { scopes: SCOPES.command },
         preValidation: async (request) => {
           request.body = canonicalKeys(request.body, REGISTER_DEVICE_KEYS) as typeof request.body;
@@ -58,7 +59,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
       },
     );
 
-    app.delete('/me/devices/:deviceId', { schema: { params: DeviceParams }, config: { scopes: SCOPES.command } }, async (request, reply) => {
+    app.delete('/me/devices/:deviceId', { schema: { params: DeviceParams, response: answers({ 204: NoContent }) }, config: { scopes: SCOPES.command } }, async (request, reply) => {
       const { deviceId } = request.params;
       if (!isUuid(deviceId) || !(await core.removeDevice(request.caller.userId, deviceId))) {
         throw new AppiaError('notFound', `device ${deviceId} was not found`);

@@ -9,6 +9,7 @@ import { isFinal } from '../../domain/policy.js';
 import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { isoTime } from '../representation.js';
 import { CommandParams } from '../schemas.js';
+import { answers, NoContent, textAnswer } from '../response-schemas.js';
 
 const PAGE = 500;
 /** commands whose device id a /me/events stream remembers before it starts over */
@@ -20,6 +21,7 @@ export interface EventRoutesConfig extends AppConfig {
 }
 
 const EventsQuery = Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) });
+const STREAM = answers({ 200: textAnswer('text/event-stream', 'status events: id, event: status, data: {commandId, deviceId, status, dateTime, sequence, detail?}'), 204: NoContent });
 
 /**
  * DESIGN 2, live status: Server-Sent Events of status changes.
@@ -50,7 +52,7 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
 
     app.get(
       '/me/devices/:deviceId/commands/:commandId/events',
-      { schema: { params: CommandParams, querystring: EventsQuery }, config: { scopes: SCOPES.command } },
+      { schema: { params: CommandParams, querystring: EventsQuery, response: STREAM }, config: { scopes: SCOPES.command } },
       async (request, reply) => {
         const { userId } = request.caller;
         const { deviceId } = request.params;
@@ -82,7 +84,7 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       },
     );
 
-    app.get('/me/events', { schema: { querystring: EventsQuery }, config: { scopes: SCOPES.command } }, async (request, reply) => {
+    app.get('/me/events', { schema: { querystring: EventsQuery, response: STREAM }, config: { scopes: SCOPES.command } }, async (request, reply) => {
       const { userId } = request.caller;
       const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
       const deviceOf = new Map<string, string>();

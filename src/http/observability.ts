@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+
+/** Where the app reports each answered request, and what GET /metrics serves (src/metrics implements it). */
+export interface RequestMetrics {
+  /** `route` is the route's pattern, never the path, so the label's values stay few */
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void;
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Where JSON log lines go (a pino destination: stdout by default, pino-pretty for people, a test's capture). */
+export interface LogDestination {
+  write(line: string): unknown;
+}
+
+/** the route label of answers no route matched (the 404 handler), so unknown paths never become labels */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
+/**
+ * DESIGN 7: whatever a log line carries, these never reach the log. Headers
+ * with credentials, and the fields that hold tokens and secrets at the depths
+ * the server's own log calls use. Request and response bodies are never
+ * logged at all.
+ */
+const SECRET_FIELDS = ['authorization', 'cookie', 'token', 'deviceToken', 'secret', 'password'];
+const REDACT = [
+  ...SECRET_FIELDS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`, `req.headers.${key}`, `res.headers.${key}`]),
+  'req.headers["set-cookie"]',
+  'res.headers["set-cookie"]',
+];
+
+/** Fastify's logger options for one JSON line per request (written by `requestLogging`), or false for no logs. */
+export function loggerOptions(level: string | undefined, destination: LogDestination | undefined): FastifyServerOptions['logger'] {
+  if (!level || level === 'silent') return false;
+  return {
+    level,
+    redact: { paths: REDACT, censor: '[Redacted]' },
+    ...(destination ? { stream: destination } : {}),
+  };
+}
+
+/**
+ * One hook for every answered request: its JSON log line (DESIGN 7:
+ * request-id, user, route, status, duration; the user is the caller's id,
+ * never their token) and its sample in the request-duration histogram.
+ * Fastify's own two lines per request are turned off in buildApp.
+ */
+export function requestLogging(app: FastifyInstance, metrics: RequestMetrics | undefined): void {
+  // the line is built only when it will be written (the benchmark runs at warn)
+  const logRequests = ['trace', 'debug', 'info'].includes(app.log.level);
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const elapsedMs = reply.elapsedTime;
+    metrics?.observeRequest(request.method, route, reply.statusCode, elapsedMs / 1000);
+    if (!logRequests) return;
+    const clientRequestId = request.headers['client-request-id'];
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        path: loggablePath(request.url),
+        status: reply.statusCode,
+        durationMs: Math.round(elapsedMs * 100) / 100,
+        ...(request.caller ? { user: request.caller.userId } : {}),
+        ...(typeof clientRequestId === 'string' ? { clientRequestId: clientRequestId.slice(0, 200) } : {}),
+      },
+      'request',
+    );
+  });
+}
+
+/** the query options whose values may hold a credential (OData's `$` options never do) */
+const SECRET_PARAM = /token|secret|password|key|sig|code/i;
+
+/** The request's path and query with the values of credential-like parameters blanked. */
+export function loggablePath(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // an undecodable name is judged as written
+      }
+      return !decoded.startsWith('$') && SECRET_PARAM.test(decoded) ? `${name}=[Redacted]` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}

@@ -1,0 +1,51 @@
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { answers, ref } from '../response-schemas.js';
+
+/** the package version, shown as the document's `info.version` */
+const VERSION = '0.1.0';
+
+/**
+ * DESIGN 7: `/openapi.json`, an OpenAPI 3.1 document generated from the
+ * route schemas (@fastify/swagger, dynamic mode). Register it before any
+ * route, so its onRoute hook sees them all. The shared answer schemas
+ * (response-schemas.ts) appear under `components.schemas` by their `$id`.
+ *
+ * @example
+ * const app = Fastify();
+ * registerOpenapi(app);
+ * app.register(routes);
+ * const doc = (await app.inject('/openapi.json')).json();
+ */
+export function registerOpenapi(app: FastifyInstance): void {
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Appia',
+        version: VERSION,
+        description:
+          'Self-hosted device command relay, wire-compatible with the Microsoft Graph beta device command API. ' +
+          'The Graph routes are served under /beta and /v1.0 alike; path segments match case-insensitively.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    // name components by their $id (`Command`) rather than `def-0`
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // every Graph route needs a bearer token (DESIGN 5); the others need none
+    transform: ({ schema, url }) => {
+      const graph = /^\/(beta|v1\.0)\//i.test(url) && !url.includes('$metadata');
+      return { schema: graph ? { ...schema, security: [{ bearer: [] }] } : schema, url } as never;
+    },
+  });
+
+  app.register(async (scope) => {
+    scope.get(
+      '/openapi.json',
+      { schema: { summary: 'This document (OpenAPI 3.1)', response: answers({ 200: ref('OpenDocument') }) } },
+      async (_request, reply) => reply.type('application/json').send(app.swagger()),
+    );
+  });
+}
