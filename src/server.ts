@@ -139,7 +139,11 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
 /** DESIGN 7: JSON lines by default; `--log-format pretty` for people (pino-pretty, written synchronously so no line is lost at exit) */
 function logDestination(config: Config, overrides: StartOverrides): { logDestination?: LogDestination } {
   if (overrides.logDestination) return { logDestination: overrides.logDestination };
-  if (config.logFormat === 'pretty') return { logDestination: pinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) };
+  if (config.logFormat === 'pretty') {
+    // a request reads `INFO: request GET /healthz 200 1.2 ms`, its other fields below it
+    const messageFormat = '{msg}{if method} {method} {path} {status} {durationMs} ms{end}';
+    return { logDestination: pinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,method,path,status,durationMs', messageFormat }) };
+  }
   return {};
 }
 

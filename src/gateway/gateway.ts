@@ -77,7 +77,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     current.set(device.id, connection);
     live.add(connection);
     ws.once('close', (code: number) => {
-      log.info({ deviceId: device.id, code }, 'device disconnected');
+      log.info({ deviceId: device.id, userId: device.userId, code }, 'device disconnected');
       const done = connection.settled;
       // A replaced connection was already waited for by its successor; only the current one's disconnect work can race a reconnect.
       if (current.get(device.id) === connection) {
@@ -89,7 +89,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (settling.get(device.id) === done) settling.delete(device.id);
       });
     });
-    log.info({ deviceId: device.id, replaced: previous !== undefined }, 'device connected');
+    log.info({ deviceId: device.id, userId: device.userId, replaced: previous !== undefined }, 'device connected');
   }
 
   async function authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

@@ -71,8 +71,15 @@ export function requestLogging(app: FastifyInstance, metrics: RequestMetrics | u
 /** the query options whose values may hold a credential (OData's `$` options never do) */
 const SECRET_PARAM = /token|secret|password|key|sig|code/i;
 
-/** The request's path and query with the values of credential-like parameters blanked. */
-export function loggablePath(url: string): string {
+/**
+ * The request's path and query with the values of credential-like
+ * parameters blanked. A fragment is dropped: browsers never send one, and
+ * the console keeps its token in `#token=`, so one sent by hand is no
+ * business of the log.
+ */
+export function loggablePath(target: string): string {
+  const hash = target.indexOf('#');
+  const url = hash < 0 ? target : target.slice(0, hash);
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = url

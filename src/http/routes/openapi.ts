@@ -29,7 +29,25 @@ export function registerOpenapi(app: FastifyInstance): void {
           'The Graph routes are served under /beta and /v1.0 alike; path segments match case-insensitively.',
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token (DESIGN 5)' },
+          deviceToken: { type: 'http', scheme: 'bearer', description: 'a device token from the registration (DESIGN 4)' },
+        },
+      },
+      // served on the HTTP server's upgrade event, not by a Fastify route
+      paths: {
+        '/devices/connect': {
+          get: {
+            summary: "A device's WebSocket connection (DESIGN 4): JSON text frames; the token may also come as the subprotocol `appia.v1, token.<deviceToken>`",
+            security: [{ deviceToken: [] }],
+            responses: {
+              101: { description: 'Switching Protocols: the device is connected' },
+              400: { description: 'a token subprotocol without appia.v1' },
+              401: { description: 'the device token is missing, unknown or revoked' },
+              503: { description: 'the server is shutting down, or the store is unavailable' },
+            },
+          },
+        },
       },
     },
     // name components by their $id (`Command`) rather than `def-0`
