@@ -1,6 +1,6 @@
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { NewCommand, NewDevice } from './store.js';
+import type { NewCommand, NewDevice, StatusChange } from './store.js';
 
 /**
  * SQL text and record building that every SQL adapter shares (SQLite and
@@ -73,6 +73,19 @@ export const DEVICE_COLUMNS = [
   'last_seen_at AS "lastSeenAt"',
   'created_at AS "createdAt"',
 ].join(', ');
+
+/**
+ * The fields a status change may set besides its status, each with its
+ * column: a change sets those it defines (undefined leaves a field as it is).
+ * Order matters to adapters that encode a set of them as a bit mask.
+ */
+export const CHANGE_FIELDS = [
+  ['error', 'error'],
+  ['responsePayloadJson', 'response_payload_json'],
+  ['customStatus', 'custom_status'],
+  ['attempts', 'attempts'],
+  ['dueAt', 'due_at'],
+] as const satisfies readonly (readonly [keyof StatusChange, string])[];
 
 export const HISTORY_COLUMNS = ['id', 'command_id AS "commandId"', 'sequence', 'status', 'at', 'detail'].join(', ');
 
