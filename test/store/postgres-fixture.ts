@@ -18,7 +18,12 @@ export interface PostgresFixture {
   schema(): string;
   /** a unique application_name, to find one store's connections in pg_stat_activity */
   applicationName(label: string): string;
+  /** the schema `open` uses unless told another (made on first use) */
+  readonly sharedSchema: string;
+  /** a store on the shared schema, 4 pooled connections, unless the options say otherwise */
   open(options?: Partial<PostgresStoreOptions>): Promise<PostgresStore>;
+  /** a connection of the test's own (not the store's) whose search_path is `schema`; the caller ends it */
+  client(schema: string): Promise<pg.Client>;
   /** a statement on the admin connection (not the store's) */
   sql<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
   /** drops every schema made here and closes the admin pool */
@@ -45,9 +50,20 @@ export async function postgresFixture(label: string): Promise<PostgresFixture> {
     applicationName(what: string) {
       return `appia_test_${label}_${run}_${what}_${++names}`;
     },
+    get sharedSchema() {
+      return (defaultSchema ??= fixture.schema());
+    },
     open(options = {}) {
-      defaultSchema ??= fixture.schema();
-      return openPostgresStore({ url: found.url, schema: defaultSchema, poolSize: 4, ...options });
+      return openPostgresStore({ url: found.url, schema: fixture.sharedSchema, poolSize: 4, ...options });
+    },
+    async client(schema: string) {
+      const client = new pg.Client({
+        connectionString: found.url,
+        application_name: `appia_test_admin_${run}`,
+        options: `-c search_path=${schema}`,
+      });
+      await client.connect();
+      return client;
     },
     async sql<R>(text: string, values: unknown[] = []) {
       return (await adminPool().query(text, values)).rows as R[];
@@ -62,4 +78,22 @@ export async function postgresFixture(label: string): Promise<PostgresFixture> {
     },
   };
   return fixture;
+}
+
+/**
+ * Resolves once `check` holds: for server-side states the test cannot be
+ * told about (a backend waiting on a lock), polled every few milliseconds.
+ */
+export async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** how many of this application's backends wait on a lock (`event`: e.g. 'advisory', 'transactionid') */
+export async function waitingBackends(fixture: PostgresFixture, applicationName: string, event?: string): Promise<number> {
+  const [row] = await fixture.sql<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE application_name = $1 AND wait_event_type = 'Lock' AND ($2::text IS NULL OR wait_event = $2)`,
+    [applicationName, event ?? null],
+  );
+  return row!.n;
 }

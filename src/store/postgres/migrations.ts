@@ -1,4 +1,4 @@
-import type { PooledClient } from './client.js';
+import type { SqlClient } from './client.js';
 
 /**
  * The PostgreSQL schema as an ordered list of migrations (its own, numbered
@@ -125,7 +125,7 @@ export const MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('ap
  * one knows.
  */
 export async function runMigrations(
-  client: PooledClient,
+  client: SqlClient,
   schema: string,
   now: () => number = Date.now,
   migrations: readonly Migration[] = MIGRATIONS,
