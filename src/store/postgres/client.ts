@@ -79,6 +79,9 @@ export function openPool(settings: PoolSettings): SqlPool {
     connectionTimeoutMillis: settings.connectTimeoutMs,
     // a half-open connection (machine gone, cable pulled) is noticed by TCP instead of never
     keepAlive: true,
+    // a transaction's BEGIN travels with its first statement, a single
+    // write's BEGIN, statement and COMMIT together: one round trip
+    pipeline: true,
     types: TYPES,
     ...(settings.schema === undefined ? {} : { options: `-c search_path=${settings.schema}` }),
   });

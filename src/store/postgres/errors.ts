@@ -13,6 +13,8 @@ export const RETRY_AFTER_S = 1;
 interface DriverError {
   readonly code?: unknown;
   readonly message?: unknown;
+  /** set on the server's errors (node-postgres' DatabaseError), never on a socket's */
+  readonly severity?: unknown;
 }
 
 /** SQLSTATEs that mean "the database cannot serve now, try again" rather than "this request is wrong" */
@@ -48,8 +50,9 @@ const NETWORK_CODES = new Set([
 /** node-postgres' own connection errors carry no code, only these messages */
 const DRIVER_CONNECTION_MESSAGE = /connection terminated|not queryable|timeout exceeded when trying to connect|connection timeout/i;
 
+/** the SQLSTATE of an error the server sent ('EPIPE' also has five capitals: the severity tells them apart) */
 function sqlState(err: DriverError): string | undefined {
-  return typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code) ? err.code : undefined;
+  return typeof err.severity === 'string' && typeof err.code === 'string' ? err.code : undefined;
 }
 
 /** the database could not be reached or went away (as opposed to refusing a statement) */

@@ -3,18 +3,20 @@ import type { PooledClient, SqlClient, SqlPool, SqlQuery, SqlResult } from './cl
 import { isLostConnection, storeError } from './errors.js';
 
 /**
- * Runs the store's statements on the pool: single statements, and
+ * Runs the store's statements on the pool: reads, single writes, and
  * transactions on one held connection. Every failure comes out as an
  * AppiaError (errors.ts). It counts what is in flight, so `close` can let it
  * finish before the pool ends.
  *
  * A pooled connection may be dead when it is handed out (PostgreSQL
- * restarted, or ended the backend, before the pool noticed). Where running a
- * statement twice is harmless, the runner then tries again on another
- * connection, as often as the pool has connections that could all be dead:
- * reads, writes whose repeat changes nothing, and transactions whose BEGIN
- * failed (nothing of them reached the server). A failure to connect is not
- * retried: the server is away, and the caller hears `unavailable` at once.
+ * restarted, or ended the backend, before the pool noticed). The runner then
+ * tries again on another connection, as often as the pool has connections
+ * that could all be dead, wherever that cannot apply a write twice: reads
+ * (at any point), and transactions that lost their connection before COMMIT
+ * was sent (PostgreSQL rolled them back). A single write is sent as BEGIN,
+ * the statement and COMMIT in one pipelined round trip, so its BEGIN failing
+ * proves nothing ran. A failure to connect at all is not retried: the server
+ * is away, and the caller hears `unavailable` at once.
  */
 export class QueryRunner {
   readonly #pool: SqlPool;
@@ -27,51 +29,71 @@ export class QueryRunner {
     this.#attempts = poolSize + 1;
   }
 
-  /**
-   * One statement, on whichever connection the pool has free. `repeatable`:
-   * running it twice leaves the same outcome as once (a read, or an
-   * idempotent write), so it may be retried on a lost connection.
-   */
-  run<R>(query: SqlQuery, repeatable: boolean): Promise<SqlResult<R>> {
+  /** A statement that only reads (or whose repeat changes nothing), on whichever connection is free. */
+  read<R>(query: SqlQuery): Promise<SqlResult<R>> {
     return this.#track(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.#pool.query<R>(query);
         } catch (err) {
-          if (!(repeatable && attempt < this.#attempts && isLostConnection(err))) throw storeError(err);
+          if (!(attempt < this.#attempts && isLostConnection(err))) throw storeError(err);
         }
       }
     });
   }
 
-  /** `run`, for statements that return rows */
-  async rows<R>(query: SqlQuery, repeatable: boolean): Promise<R[]> {
-    return (await this.run<R>(query, repeatable)).rows;
+  /** `read`, for its rows */
+  async rows<R>(query: SqlQuery): Promise<R[]> {
+    return (await this.read<R>(query)).rows;
+  }
+
+  /** A single write, in a transaction of its own (see the class comment). */
+  write<R>(query: SqlQuery): Promise<SqlResult<R>> {
+    return this.#withConnection<SqlResult<R>>(async (client) => {
+      const [begin, statement, commit] = await Promise.allSettled([
+        client.query({ text: 'BEGIN' }),
+        client.query<R>(query),
+        client.query({ text: 'COMMIT' }),
+      ]);
+      if (begin.status === 'rejected') return failed(begin.reason, 'begin');
+      // a statement that failed aborted the transaction: its COMMIT rolled back
+      if (statement.status === 'rejected') return failed(statement.reason, 'commit');
+      if (commit.status === 'rejected') return failed(commit.reason, 'commit');
+      return { ok: true, value: statement.value };
+    }, false);
   }
 
   /**
    * `work` in one transaction (READ COMMITTED) on one connection: committed
    * when it resolves, rolled back when it throws (its error is rethrown, as
-   * an AppiaError). `work` must only use the client it is given.
-   * `repeatable`: it only reads, so a lost connection may be retried at any
-   * point, not only at BEGIN.
+   * an AppiaError). `work` must only use the client it is given, and do
+   * nothing but statements: it may be run again. `readOnly`: it only reads,
+   * so a lost connection may be retried even at COMMIT.
    */
-  transaction<T>(work: (client: SqlClient) => Promise<T>, repeatable = false): Promise<T> {
-    return this.#track(async () => {
-      for (let attempt = 1; ; attempt++) {
-        let client: PooledClient;
-        try {
-          client = await this.#pool.connect();
-        } catch (err) {
-          throw storeError(err);
-        }
-        const outcome = await attemptTransaction(client, work);
-        if (outcome.ok) return outcome.value;
-        const safe = repeatable || outcome.beforeBegin;
-        if (safe && attempt < this.#attempts && isLostConnection(outcome.error)) continue;
-        throw storeError(outcome.error);
+  transaction<T>(work: (client: SqlClient) => Promise<T>, readOnly = false): Promise<T> {
+    return this.#withConnection<T>(async (client) => {
+      // BEGIN goes out with the work's first statement (node-postgres pipelines)
+      const begin = client.query({ text: 'BEGIN' }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      const working = work(client);
+      working.catch(() => undefined);
+      const beginError = await begin;
+      if (beginError !== undefined) return failed(beginError, 'begin');
+      let value: T;
+      try {
+        value = await working;
+      } catch (err) {
+        return { ...failed(err, 'work'), discard: !(await rollback(client)) };
       }
-    });
+      try {
+        await client.query({ text: 'COMMIT' });
+      } catch (err) {
+        return failed(err, readOnly ? 'work' : 'commit');
+      }
+      return { ok: true, value };
+    }, readOnly);
   }
 
   /** Lets everything in flight finish, then ends the pool. Later calls reject `unavailable`. */
@@ -80,6 +102,39 @@ export class QueryRunner {
     this.#closed = true;
     await Promise.allSettled([...this.#inFlight]);
     await this.#pool.end();
+  }
+
+  /** runs `attempt` on a held connection, again on another when it lost its connection where that is safe */
+  #withConnection<T>(attempt: (client: PooledClient) => Promise<Attempt<T>>, readOnly: boolean): Promise<T> {
+    return this.#track(async () => {
+      for (let tries = 1; ; tries++) {
+        let client: PooledClient;
+        try {
+          client = await this.#pool.connect();
+        } catch (err) {
+          throw storeError(err);
+        }
+        // A held connection that breaks emits 'error'; without a listener
+        // that would be an uncaught exception. The statements reject anyway.
+        let broken: unknown;
+        const onError = (err: Error) => {
+          broken ??= err;
+        };
+        client.on('error', onError);
+        let outcome: Attempt<T>;
+        try {
+          outcome = await attempt(client);
+        } finally {
+          client.off('error', onError);
+        }
+        const lost = !outcome.ok && isLostConnection(outcome.error);
+        // a connection in doubt is closed rather than handed to the next caller
+        client.release(broken !== undefined || lost || (!outcome.ok && outcome.discard === true));
+        if (outcome.ok) return outcome.value;
+        const safe = readOnly || outcome.stage !== 'commit';
+        if (!(lost && safe && tries < this.#attempts)) throw storeError(outcome.error);
+      }
+    });
   }
 
   #track<T>(operation: () => Promise<T>): Promise<T> {
@@ -92,40 +147,29 @@ export class QueryRunner {
   }
 }
 
-type Attempt<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: unknown; readonly beforeBegin: boolean };
+/** where an attempt failed: at BEGIN (nothing ran), in the work (rolled back), or at COMMIT (it may have committed) */
+type Stage = 'begin' | 'work' | 'commit';
 
-async function attemptTransaction<T>(client: PooledClient, work: (client: SqlClient) => Promise<T>): Promise<Attempt<T>> {
-  // A held connection that breaks emits 'error'; without a listener that
-  // would be an uncaught exception. The failing statement rejects anyway.
-  let broken: Error | undefined;
-  const onError = (err: Error) => {
-    broken = err;
-  };
-  client.on('error', onError);
-  let begun = false;
+interface Failure {
+  readonly ok: false;
+  readonly error: unknown;
+  readonly stage: Stage;
+  /** the connection is in doubt: close it */
+  readonly discard?: boolean;
+}
+
+type Attempt<T> = { readonly ok: true; readonly value: T } | Failure;
+
+function failed(error: unknown, stage: Stage): Failure {
+  return { ok: false, error, stage };
+}
+
+/** false when the connection is gone (and the transaction with it) */
+async function rollback(client: SqlClient): Promise<boolean> {
   try {
-    await client.query({ text: 'BEGIN' });
-    begun = true;
-    const value = await work(client);
-    await client.query({ text: 'COMMIT' });
-    return { ok: true, value };
-  } catch (error) {
-    if (!begun) {
-      // not even BEGIN went through: the connection is no good
-      broken ??= error as Error;
-    } else if (broken === undefined) {
-      try {
-        await client.query({ text: 'ROLLBACK' });
-      } catch (rollbackError) {
-        broken = rollbackError as Error;
-      }
-    }
-    return { ok: false, error, beforeBegin: !begun };
-  } finally {
-    client.off('error', onError);
-    // a connection in doubt is closed rather than handed to the next caller
-    client.release(broken ?? false);
+    await client.query({ text: 'ROLLBACK' });
+    return true;
+  } catch {
+    return false;
   }
 }

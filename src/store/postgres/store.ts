@@ -137,12 +137,12 @@ export class PostgresStore implements Store {
   }
 
   async setDevicePresence(deviceId: string, status: DeviceStatus, lastSeenAt: number): Promise<void> {
-    // setting the same values twice is one setting: repeatable
-    await this.#db.run(statement('setDevicePresence', [status, lastSeenAt, deviceId]), true);
+    // setting the same values twice is one setting: it may be repeated like a read
+    await this.#db.read(statement('setDevicePresence', [status, lastSeenAt, deviceId]));
   }
 
   async removeDevice(userId: string, deviceId: string, at: number): Promise<boolean> {
-    return ((await this.#db.run(statement('removeDevice', [at, deviceId, userId]), false)).rowCount ?? 0) > 0;
+    return ((await this.#db.write(statement('removeDevice', [at, deviceId, userId]))).rowCount ?? 0) > 0;
   }
 
   // ---- commands ----
@@ -212,7 +212,7 @@ export class PostgresStore implements Store {
   async transitionCommand(change: StatusChange): Promise<TransitionResult | undefined> {
     const mask = changeMask(change);
     const query = { name: `transition_${mask}`, text: transitionSql(mask), values: transitionValues(change) };
-    const [row] = await this.#db.rows<TransitionRow>(query, false);
+    const [row] = (await this.#db.write<TransitionRow>(query)).rows;
     if (row === undefined) return undefined;
     return {
       command: commandRecord(row),
@@ -221,7 +221,7 @@ export class PostgresStore implements Store {
   }
 
   async claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean> {
-    return (await this.#db.run(statement('claimTimer', [nextDueAt, commandId, status, dueAt]), false)).rowCount === 1;
+    return (await this.#db.write(statement('claimTimer', [nextDueAt, commandId, status, dueAt]))).rowCount === 1;
   }
 
   listDue(now: number, limit: number): Promise<CommandRecord[]> {
@@ -249,13 +249,14 @@ export class PostgresStore implements Store {
   // ---- users ----
 
   async ensurePostbackSecret(userId: string, candidate: string): Promise<string> {
-    return (await this.#db.rows<{ secret: string }>(statement('ensurePostbackSecret', [userId, candidate]), true))[0]!.secret;
+    // offering the same candidate again returns the same secret: it may be repeated like a read
+    return (await this.#db.rows<{ secret: string }>(statement('ensurePostbackSecret', [userId, candidate])))[0]!.secret;
   }
 
   // ---- lifecycle of the store ----
 
   async ping(): Promise<void> {
-    await this.#db.run(statement('ping', []), true);
+    await this.#db.read(statement('ping', []));
   }
 
   /** Lets the calls already made finish, then closes the pool. Later calls reject `unavailable`. */
@@ -264,7 +265,7 @@ export class PostgresStore implements Store {
   }
 
   #read<R>(name: StatementName, values: readonly unknown[]): Promise<R[]> {
-    return this.#db.rows<R>(statement(name, values), true);
+    return this.#db.rows<R>(statement(name, values));
   }
 }
 
