@@ -50,7 +50,8 @@ export type BusMessage =
  * Subjects: one per device (the node holding its connection listens), one
  * per user. Ids are encoded so that no id can reach into another subject: a
  * user id may hold `.`, `*`, `>` or spaces, which NATS reads as separators
- * and wildcards. base64url keeps only [A-Za-z0-9_-].
+ * and wildcards. base64url keeps only [A-Za-z0-9_-], so a subject is never
+ * a wildcard and one id's subject is never another's (test/bus/subjects.test.ts).
  */
 export const subjects = {
   device: (deviceId: string) => `appia.device.${encodeToken(deviceId)}`,
@@ -58,8 +59,13 @@ export const subjects = {
 } as const;
 
 function encodeToken(id: string): string {
-  // never empty: NATS refuses an empty token
-  return id === '' ? '_' : Buffer.from(id, 'utf8').toString('base64url');
+  // never empty: NATS refuses an empty token ('_' alone is no base64url of any bytes)
+  if (id === '') return '_';
+  const utf8 = Buffer.from(id, 'utf8');
+  // A lone surrogate becomes U+FFFD in UTF-8, so two ids would share a subject; such an id
+  // takes its UTF-16 code units in a second token instead, which no other id produces.
+  if (utf8.toString('utf8') !== id) return `_.${Buffer.from(id, 'utf16le').toString('base64url')}`;
+  return utf8.toString('base64url');
 }
 
 const statuses: ReadonlySet<string> = new Set(STATUSES);
