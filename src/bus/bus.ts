@@ -13,15 +13,23 @@ export interface Bus {
    * Calls `handler` with every valid message published on `subject` from
    * now on. Await `ready` before the first read of the state the messages
    * announce, so that nothing published after that read is missed.
+   * `subject` comes from `subjects`. Never throws; a subscription the bus
+   * cannot confirm (closed, or NATS disconnected) has a `ready` that rejects.
+   * A handler that throws affects no other subscriber.
    */
   subscribe(subject: string, handler: (message: BusMessage) => void): Subscription;
   /** Resolves while the bus can carry messages; rejects with the reason otherwise (`/readyz`). */
   ready(): Promise<void>;
+  /** Sends what is still buffered, then stops; afterwards `publish` does nothing. Calling it again is fine. */
   close(): Promise<void>;
 }
 
 export interface Subscription {
-  /** resolves once the subscription is registered everywhere a publisher may be */
+  /**
+   * resolves once the subscription is registered everywhere a publisher may
+   * be; rejects with an AppiaError `unavailable` when that cannot be known
+   * (the caller answers 503, as `/readyz` does). It never goes unhandled.
+   */
   readonly ready: Promise<void>;
   /** stops the handler; calling it again does nothing */
   unsubscribe(): void;

@@ -88,8 +88,9 @@ export class NatsBus implements Bus {
   #losses = 0;
   #invalid = 0;
   #closing: Promise<void> | undefined;
-  readonly #waiters = new Set<{ state: NatsBusState; resolve: () => void }>();
+  readonly #waiters = new Set<{ state: NatsBusState; resolve: () => void; reject: (err: Error) => void }>();
 
+  /** made by openNatsBus, which connects first */
   constructor(nc: NatsConnection, shown: string, options: NatsBusOptions, pacing: { attempts: number }) {
     this.#nc = nc;
     this.#shown = shown;
@@ -112,10 +113,11 @@ export class NatsBus implements Bus {
     return this.#invalid;
   }
 
-  /** Resolves when the bus is (or next becomes) in `state`. */
+  /** Resolves when the bus is (or next becomes) in `state`; rejects if it closes first. */
   whenState(state: NatsBusState): Promise<void> {
     if (this.#state === state) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.add({ state, resolve }));
+    if (this.#state === 'closed') return Promise.reject(this.#unavailable());
+    return new Promise((resolve, reject) => this.#waiters.add({ state, resolve, reject }));
   }
 
   publish(subject: string, message: BusMessage): void {
@@ -237,9 +239,10 @@ export class NatsBus implements Bus {
     if (this.#state === 'closed') return;
     this.#state = state;
     for (const waiter of [...this.#waiters]) {
-      if (waiter.state !== state) continue;
+      if (waiter.state === state) waiter.resolve();
+      else if (state === 'closed') waiter.reject(this.#unavailable());
+      else continue;
       this.#waiters.delete(waiter);
-      waiter.resolve();
     }
   }
 

@@ -1,13 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { servicesRequired } from '../support/services.js';
 
 const BINARY = process.env['APPIA_TEST_NATS_SERVER'] || '/usr/sbin/nats-server';
 
-/** false when a private nats-server can be started here; else the reason, for node:test's `skip` */
-export const ownServerSkip: false | string = existsSync(BINARY)
-  ? false
-  : `no nats-server binary at ${BINARY} (set APPIA_TEST_NATS_SERVER) for the fault stories`;
+/** false when a private nats-server can be started here; else the reason, for node:test's `skip` (a failure in CI) */
+export const ownServerSkip: false | string = findBinary();
+
+function findBinary(): false | string {
+  if (existsSync(BINARY)) return false;
+  const reason = `no nats-server binary at ${BINARY} for the fault stories; set APPIA_TEST_NATS_SERVER to use another`;
+  if (servicesRequired()) throw new Error(`${reason}. APPIA_REQUIRE_SERVICES=1, so this is a failure, not a skip`);
+  process.stderr.write(`# SKIP NATS fault stories: ${reason}\n`);
+  return reason;
+}
 
 /**
  * A nats-server of the test's own on a loopback port, which the test may
@@ -57,10 +64,14 @@ export class OwnNatsServer {
     this.#child = (await launch(this.port, this.extraArgs)).child;
   }
 
-  /** SIGSTOP: the socket stays open but nothing answers */
-  freeze(): void {
-    this.#child?.kill('SIGSTOP');
+  /** SIGSTOP: the socket stays open but nothing answers. Resolves once the kernel shows the process stopped. */
+  async freeze(): Promise<void> {
+    const child = this.#child;
+    if (!child?.pid) throw new Error('nats-server is not running');
+    child.kill('SIGSTOP');
     this.#frozen = true;
+    // the signal lands asynchronously; until then the server could still answer a PING
+    while (processState(child.pid) !== 'T') await new Promise((resolve) => setImmediate(resolve));
   }
 
   thaw(): void {
@@ -89,4 +100,10 @@ function launch(port: number, args: readonly string[]): Promise<{ child: ChildPr
       }
     });
   });
+}
+
+/** the state letter from /proc/PID/stat (Linux): 'T' once stopped by a signal */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }

@@ -2,6 +2,8 @@ import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { subjects, type Bus, type BusMessage } from '../../src/bus/bus.js';
+import { isAppiaError } from '../../src/domain/errors.js';
+import { Inbox, marker, markerText } from './bus-inbox.js';
 
 /** Two buses standing for two nodes of one deployment. */
 export interface BusNodes {
@@ -35,11 +37,9 @@ export function busContract(name: string, makeNodes: () => Promise<BusNodes>): v
   const story = (title: string, body: (n: BusNodes, t: TestContext) => Promise<void>) =>
     test(title, HANG_GUARD, async (t) => {
       const nodes = await makeNodes();
-      try {
-        await body(nodes, t);
-      } finally {
-        await nodes.cleanup();
-      }
+      // t.after also runs when the guard ends a hung story, so no connection keeps the process alive
+      t.after(() => nodes.cleanup());
+      await body(nodes, t);
     });
 
   describe(`Bus contract: ${name}`, () => {
@@ -50,6 +50,18 @@ export function busContract(name: string, makeNodes: () => Promise<BusNodes>): v
       const message: BusMessage = { kind: 'deliver', deviceId: 'd1', commandId: 'c1' };
       a.publish(subject, message);
       assert.deepEqual(await inbox.next(), message);
+    });
+
+    story('"subscribe, await ready, then the other node publishes" never loses the message, on 100 fresh subjects', async ({ a, b }) => {
+      const arrivals: Promise<BusMessage>[] = [];
+      for (let i = 0; i < 100; i++) {
+        const subject = subjects.device(`d-${randomUUID()}`);
+        const inbox = new Inbox();
+        await b.subscribe(subject, inbox.handler).ready;
+        a.publish(subject, marker(`#${i}`));
+        arrivals.push(inbox.next());
+      }
+      assert.deepEqual((await Promise.all(arrivals)).map(markerText), Array.from({ length: 100 }, (_, i) => `#${i}`));
     });
 
     story("a node's own subscribers get what it publishes", async ({ a }) => {
@@ -207,14 +219,14 @@ export function busContract(name: string, makeNodes: () => Promise<BusNodes>): v
         await a.ready();
         await b.ready();
         await a.close();
-        await assert.rejects(a.ready(), /closed/);
+        await assert.rejects(a.ready(), unavailable(/closed/));
       });
 
       story('after close(), publish does not throw, a new subscription says it is not ready, and close() again is fine', async ({ a }) => {
         await a.close();
         a.publish(subjects.device('d'), { kind: 'deviceRemoved', deviceId: 'd' });
         const late = a.subscribe(subjects.device('d'), () => {});
-        await assert.rejects(late.ready, /closed/);
+        await assert.rejects(late.ready, unavailable(/closed/));
         late.unsubscribe();
         await a.close();
       });
@@ -238,9 +250,14 @@ const MALFORMED: readonly unknown[] = [
   { kind: 'status', userId: null, deviceId: 'd', commandId: 'c', status: 'completed', historyId: 1 },
 ];
 
-/** a valid message whose commandId names what it is, so a test can tell messages apart */
-function marker(text: string): BusMessage {
-  return { kind: 'deliver', deviceId: 'marker', commandId: JSON.stringify(text) };
+/** the rejection the bus port promises: an AppiaError `unavailable` (503 for HTTP callers) saying why */
+function unavailable(reason: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(isAppiaError(err), `an AppiaError, got ${String(err)}`);
+    assert.equal(err.code, 'unavailable');
+    assert.match(err.message, reason);
+    return true;
+  };
 }
 
 /**
@@ -258,30 +275,4 @@ async function settle({ a, b }: BusNodes): Promise<void> {
   } finally {
     subscription.unsubscribe();
   }
-}
-
-/** Collects messages; `next()` waits for the next one not yet taken. */
-export class Inbox {
-  readonly got: BusMessage[] = [];
-  #taken = 0;
-  #wake: (() => void) | undefined;
-
-  readonly handler = (message: BusMessage): void => {
-    this.got.push(message);
-    this.#wake?.();
-  };
-
-  async next(): Promise<BusMessage> {
-    while (this.got.length <= this.#taken) await new Promise<void>((resolve) => (this.#wake = resolve));
-    return this.got[this.#taken++]!;
-  }
-
-  /** the texts of the markers received, in order */
-  markers(): string[] {
-    return this.got.map(markerText);
-  }
-}
-
-function markerText(m: BusMessage): string {
-  return m.kind === 'deliver' && m.deviceId === 'marker' ? (JSON.parse(m.commandId) as string) : `(not a marker: ${m.kind})`;
 }
