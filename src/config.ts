@@ -110,9 +110,6 @@ export function parseConfig(argv: readonly string[] = [], env: Readonly<Record<s
   if (config.databaseUrl !== null) {
     throw new ConfigError('APPIA_DATABASE_URL is set, but this build has no PostgreSQL store yet: unset it to use the embedded SQLite store');
   }
-  if (config.natsUrl !== null) {
-    throw new ConfigError('APPIA_NATS_URL is set, but this build has no NATS bus yet: unset it to run one node on the in-process bus');
-  }
   if (config.issuer !== null && config.audience === null) {
     throw new ConfigError('APPIA_AUDIENCE is required with an external APPIA_ISSUER');
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +7,7 @@ import type { FastifyServerOptions } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
+import { openNatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
 import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
 import { discoverIssuer } from './auth/discovery.js';
@@ -50,7 +52,14 @@ export interface StartOverrides {
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
   await mkdir(config.dataDir, { recursive: true });
   const store = overrides.store ?? (await openStore(config));
-  const bus = overrides.bus ?? new InProcessBus();
+  // DESIGN 7: a node told to use NATS never runs without it (openNatsBus fails in one line)
+  let bus: Bus;
+  try {
+    bus = overrides.bus ?? (config.natsUrl ? await openNatsBus({ url: config.natsUrl, name: `appia ${hostname()}` }) : new InProcessBus());
+  } catch (err) {
+    if (!overrides.store) await store.close();
+    throw err;
+  }
 
   let verifier: Verifier;
   let wellKnown: WellKnown | undefined;
