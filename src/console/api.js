@@ -68,7 +68,6 @@ export function createApi(token, onUnauthorized) {
       return (await call('GET', `${BASE}/devices/${seg(deviceId)}/commands?$top=25`)).value;
     },
     command: (deviceId, commandId) => call('GET', commandPath(deviceId, commandId)),
-    history: async (deviceId, commandId) => (await call('GET', `${commandPath(deviceId, commandId)}/history`)).value,
     send: (deviceId, command) => call('POST', `${BASE}/devices/${seg(deviceId)}/commands`, command),
     cancel: (deviceId, commandId) => call('POST', `${commandPath(deviceId, commandId)}/cancel`),
   };

@@ -26,8 +26,8 @@ export function SignIn({ onToken, message }) {
       <section class="card" aria-labelledby="signin-title">
         <h1 id="signin-title">Sign in to Appia</h1>
         <p class="muted">
-          Paste a user token. With the embedded issuer, make one with <code>npx appia token --user alice</code>. The token stays in this tab
-          only.
+          Paste a user token, or open this page as <code>/#token=…</code>. With the embedded issuer, make one with
+          <code>npx appia token --user alice</code>. The token stays in this tab only.
         </p>
         ${message ? html`<p class="error-text" role="alert">${message}</p>` : null}
         <form onSubmit=${submit} noValidate>

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
@@ -28,8 +28,12 @@ let token: string;
 let deviceId: string;
 let deviceToken: string;
 let device: DeviceConnection | undefined;
+/** the data folder of the restarted server, which its stop() keeps */
+let restartedDataDir: string | undefined;
 const opened: string[] = [];
 const consoleErrors: string[] = [];
+/** while the server restarts, the page's requests fail as they should: their console errors are not counted */
+let restarting = false;
 const requestUrls: string[] = [];
 
 async function screenshot(name: string): Promise<void> {
@@ -67,7 +71,7 @@ describe('web console', { skip: missing && !required ? missing : false }, () => 
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
-    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && !restarting && consoleErrors.push(m.text()));
     page.on('pageerror', (e) => consoleErrors.push(e.message));
     page.on('request', (r) => requestUrls.push(r.url()));
   });
@@ -75,6 +79,7 @@ describe('web console', { skip: missing && !required ? missing : false }, () => 
     await device?.close();
     await browser?.close();
     await appia?.stop();
+    if (restartedDataDir) await rm(restartedDataDir, { recursive: true, force: true });
   });
 
   test('when the user opens /#token=..., then the token leaves the address bar and the devices are listed with their presence', async () => {
@@ -194,6 +199,32 @@ describe('web console', { skip: missing && !required ? missing : false }, () => 
     assert.deepEqual(opened, ['https://example.com/from-the-keyboard']);
   });
 
+  test('when the server restarts mid-command, then the page resumes its streams with Last-Event-ID and the timeline carries on to the end', async () => {
+    await page.getByLabel('App service', { exact: true }).check();
+    await page.getByLabel('App service name').fill('slow');
+    await page.getByRole('button', { name: 'Send command' }).click();
+    await detail().getByText('<b>working</b>', { exact: true }).first().waitFor();
+    const slow = (await appia.api(token, 'GET', `/beta/me/devices/${deviceId}/commands`)).body.value[0];
+    assert.equal(slow.status, 'custom');
+    const streamUrl = `${appia.url}/beta/me/devices/${deviceId}/commands/${slow.id}/events`;
+    const resumed = page.waitForRequest((r) => r.url() === streamUrl && r.headers()['last-event-id'] !== undefined);
+
+    const { port, dataDir } = appia;
+    restarting = true;
+    await appia.stop({ keepData: true });
+    appia = await startTestAppia({ maxOpenCommands: 1, port }, { dataDir });
+    restartedDataDir = dataDir;
+
+    const request = await resumed;
+    assert.match(request.headers()['last-event-id']!, /^\d+$/);
+    await page.locator('.device', { hasText: 'Living room PC' }).getByText('Online', { exact: true }).waitFor();
+    restarting = false;
+    await detail().getByRole('button', { name: 'Cancel command' }).click();
+    await detail().locator('.bar-row .badge', { hasText: 'canceled' }).waitFor();
+    const history = (await appia.api(token, 'GET', `/beta/me/devices/${deviceId}/commands/${slow.id}/history`)).body.value;
+    assert.deepEqual(await statusesShown(), history.map((h: { status: string }) => h.status), 'every change once, none missed');
+  });
+
   test('when the user signs out, then the token is forgotten; pasting it signs in again', async () => {
     // The picture for the README: the first command's timeline and answer, with the chart beside it.
     await page.locator('.command', { hasText: 'ping' }).click();
@@ -205,6 +236,13 @@ describe('web console', { skip: missing && !required ? missing : false }, () => 
     await page.getByLabel('Access token').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('appia.token')), null);
     await screenshot('signin');
+    // a token the server refuses brings the user back here with the server's reason
+    await page.getByLabel('Access token').fill('not.a.token');
+    await page.keyboard.press('Enter');
+    const refused = await appia.api('not.a.token', 'GET', '/beta/me/devices');
+    assert.equal(refused.status, 401);
+    await page.getByRole('alert').getByText(`The server refused the token: ${refused.body.error.message}`).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('appia.token')), null);
     await page.getByLabel('Access token').fill(token);
     await page.keyboard.press('Enter');
     await page.locator('.device', { hasText: 'Living room PC' }).getByText('Online', { exact: true }).waitFor();
@@ -213,8 +251,8 @@ describe('web console', { skip: missing && !required ? missing : false }, () => 
   test('the token never appears in a URL the page requested, and the page ran without errors or CSP violations', () => {
     assert.ok(requestUrls.length > 0);
     for (const url of requestUrls) assert.ok(!url.includes(token), `a request carried the token in its URL: ${url.slice(0, 80)}`);
-    // the refused command above is the one failed request the page should log
-    const unexpected = consoleErrors.filter((m) => !m.includes('status of 429'));
+    // the refused command and the refused token above are the failed requests the page should log
+    const unexpected = consoleErrors.filter((m) => !m.includes('status of 429') && !m.includes('status of 401'));
     assert.deepEqual(unexpected, []);
   });
 });
