@@ -20,10 +20,10 @@ export async function pathWithoutAppia(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'appia-empty-path-'));
 }
 
-/** Runs `node bin/appia.js ARGS` to its end. */
-export function appiaCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Run> {
+/** Runs `node bin/appia.js ARGS` to its end (in `cwd` when given). */
+export function appiaCli(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env, ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
