@@ -1,4 +1,4 @@
-import { connect, type DeviceCommand, type DeviceConnection, type ReconnectOptions, type Report } from '../device/index.js';
+import { connect, type ConnectOptions, type DeviceCommand, type DeviceConnection, type Report } from '../device/index.js';
 import { escapeControl } from '../cli/terminal-text.js';
 import type { AppServices } from './app-services.js';
 import { openUri } from './opener.js';
@@ -17,7 +17,7 @@ export interface AgentOptions {
   readonly print?: (line: string) => void;
   /** the URI opener (default: the platform's, see opener.ts) */
   readonly open?: (uri: string) => Promise<void>;
-  readonly reconnect?: ReconnectOptions;
+  readonly reconnect?: ConnectOptions['reconnect'];
   /** aborting it stops a pending first connection */
   readonly signal?: AbortSignal;
 }

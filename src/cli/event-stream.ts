@@ -1,5 +1,5 @@
 import { EventSourceParserStream, type EventSourceMessage } from 'eventsource-parser/stream';
-import type { StatusEvent } from './api-types.js';
+import type { StatusEvent } from './types.js';
 
 /** the most one event may buffer: far more than a status event's few hundred characters */
 const MAX_EVENT_CHARS = 1 << 20;

@@ -1,4 +1,4 @@
-import type { StatusEvent } from './api-types.js';
+import type { StatusEvent } from './types.js';
 import { statusEvents } from './event-stream.js';
 import { UnreachableError, type ServerTarget } from './http-client.js';
 import { isFinalStatus } from './outcomes.js';

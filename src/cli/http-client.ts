@@ -1,4 +1,4 @@
-import type { DeviceJson, DeviceRef } from './api-types.js';
+import type { DeviceJson, DeviceRef } from './types.js';
 import { CliError } from './cli.js';
 import { hint } from './invocation.js';
 import { escapeControl } from './terminal-text.js';

@@ -1,4 +1,4 @@
-import type { CommandJson, DeviceRef } from './api-types.js';
+import type { CommandJson, DeviceRef } from './types.js';
 import { followCommand } from './follow.js';
 import type { ApiClient, ServerTarget } from './http-client.js';
 import { compactJson, fields, printJson, withoutAnnotations } from './output.js';

@@ -1,5 +1,5 @@
 import { parseCliArgs } from '../args.js';
-import type { DeviceJson } from '../api-types.js';
+import type { DeviceJson } from '../types.js';
 import { CliError, type CliCommand } from '../cli.js';
 import { ApiClient, reportingApiErrors, serverOptionsHelp, serverTarget, SERVER_OPTIONS } from '../http-client.js';
 import { hint } from '../invocation.js';
