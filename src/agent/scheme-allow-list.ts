@@ -40,6 +40,10 @@ export function schemeOf(uri: string): string | undefined {
 /**
  * Why the agent refuses to open `uri`, or undefined when its scheme is
  * allowed. The reason names the scheme and the flag that would allow it.
+ *
+ * @example
+ * refusal('https://example.com', allowedSchemes()) // undefined
+ * refusal('file:///etc/passwd', allowedSchemes())  // 'this device does not open file: URIs (...); start the agent with --allow-scheme file ...'
  */
 export function refusal(uri: string, allowed: ReadonlySet<string>): string | undefined {
   const scheme = schemeOf(uri);

@@ -8,6 +8,9 @@ const MAX_EVENT_CHARS = 1 << 20;
  * The messages of a `text/event-stream` body, parsed by eventsource-parser
  * (the WHATWG rules: `\r\n`, `\r` or `\n` end a line wherever the chunks
  * split, and only the one space after the colon is dropped).
+ *
+ * @example
+ * for await (const message of eventStreamMessages(response.body)) console.log(message.event, message.data);
  */
 export async function* eventStreamMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<EventSourceMessage> {
   // Unknown fields are ignored (as the spec says); an event that never ends stops at the buffer cap.

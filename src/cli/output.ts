@@ -47,9 +47,9 @@ export function cellText(value: Cell): string {
 export function compactJson(value: unknown, indent = ''): Rendered {
   const line = JSON.stringify(value);
   if (line === undefined) return new Rendered('-');
-  if (line.length <= 100) return new Rendered(escapeControl(terminalSafeJson(line)));
+  if (line.length <= 100) return new Rendered(escapeControl(line));
   const lines = JSON.stringify(value, null, 2).split('\n');
-  return new Rendered(lines.map((l) => escapeControl(terminalSafeJson(l))).join(`\n${indent}`));
+  return new Rendered(lines.map((l) => escapeControl(l)).join(`\n${indent}`));
 }
 
 /** `--json` output: indented JSON, DEL and C1 characters as `\u` escapes. */

@@ -34,6 +34,9 @@ function hexEscape(ch: string): string {
  * JSON text with DEL and the C1 characters written as `\u` escapes.
  * JSON.stringify already escapes C0 inside strings but leaves U+007F..U+009F
  * raw; escaping them keeps the JSON equal in value and safe on a terminal.
+ *
+ * @example
+ * terminalSafeJson(JSON.stringify({ a: '\u009b' })) // '{"a":"\\u009b"}'
  */
 export function terminalSafeJson(json: string): string {
   return json.replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -32,6 +32,9 @@ export interface TokenValues {
  * (DESIGN 5), offline. Without `--init` it never makes a new issuer: a new
  * signing key would sign tokens the running server answers with 401, so a
  * folder without one is said in one line, with the ways out.
+ *
+ * @example
+ * const token = await mintUserToken({ user: 'alice', data: './appia-data' });
  */
 export async function mintUserToken(values: TokenValues, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (!values.user?.trim()) throw new CliError('--user NAME is required');

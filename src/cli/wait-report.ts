@@ -17,6 +17,9 @@ export interface WaitOptions {
  * `--wait` (send, cancel): prints each status change as it happens (or, with
  * `--json`, nothing until the end), then the final command with its error
  * or response payload. Resolves with the exit code.
+ *
+ * @example
+ * return waitAndReport(target, client, device, created, { json: false, intro: `Command ${created.id} sent`, success: SUCCEEDED });
  */
 export async function waitAndReport(target: ServerTarget, client: ApiClient, device: DeviceRef, command: CommandJson, options: WaitOptions): Promise<number> {
   if (!options.json) console.log(escapeControl(`${options.intro}; waiting for it to finish (Ctrl-C stops waiting, not the command):`));
