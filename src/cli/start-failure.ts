@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config.js';
+import { isAppiaError } from '../domain/errors.js';
 
 /**
  * The one line `appia serve` prints when the server cannot start for a
@@ -33,6 +34,8 @@ export function startFailure(err: unknown, config: Config): string | undefined {
   if (typeof code === 'string' && /^SQLITE_(CANTOPEN|READONLY|PERM|NOTADB|CORRUPT)/.test(code)) {
     return `cannot use the database in the data folder ${resolve(config.dataDir)} (${err.message}); pass --data with a folder you can write`;
   }
+  // A store or bus that cannot be reached (DESIGN 7): its message names the URL, never a password.
+  if (isAppiaError(err) && err.code === 'unavailable') return err.message;
   // Appia's own start-up refusals are plain Errors whose message already says the fix
   // (a signing key readable by others, an unsupported setting).
   if (err.constructor === Error && code === undefined) return err.message;
