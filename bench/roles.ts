@@ -17,6 +17,12 @@ export const roles = {
   'appia-idle-devices': appiaIdleDevices,
 } as const;
 
-export type RoleName = keyof typeof roles;
-export type RoleOptions<K extends RoleName> = Parameters<(typeof roles)[K]>[0];
-export type RoleInfo<K extends RoleName> = Awaited<ReturnType<(typeof roles)[K]>>['info'];
+type Roles = typeof roles;
+
+// The roles' types reach lib/processes.ts through its RoleRegistry, so that
+// the process tracker does not import the roles (which use it).
+declare module './lib/processes.js' {
+  interface RoleRegistry extends Roles {}
+}
+
+export type { RoleName } from './lib/processes.js';

@@ -4,10 +4,9 @@
 import { fileURLToPath } from 'node:url';
 import type { RunningRole } from './lib/role.js';
 import { errorText } from './lib/time.js';
-import { type RoleName, roles } from './roles.js';
+import type { ParentMessage, WorkerMessage } from './lib/processes.js';
+import { roles } from './roles.js';
 
-export type ParentMessage = { type: 'start'; role: RoleName; options: unknown } | { type: 'stop' };
-export type WorkerMessage = { type: 'ready'; info: unknown } | { type: 'failed'; error: string };
 
 function reply(message: WorkerMessage): void {
   process.send?.(message);

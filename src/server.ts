@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -6,16 +7,18 @@ import type { FastifyServerOptions } from 'fastify';
 import type { JSONWebKeySet } from 'jose';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
+import { openNatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
 import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
 import { discoverIssuer } from './auth/discovery.js';
 import { createVerifier, type Verifier } from './auth/verifier.js';
 import { buildApp, type App, type WellKnown } from './http/app.js';
-import { Engine } from './service/engine.js';
+import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
+import type { CoreLog } from './core/context.js';
 
 /** A running Appia node: what main.ts and the end-to-end tests hold. */
 export interface RunningAppia {
@@ -23,7 +26,8 @@ export interface RunningAppia {
   readonly url: string;
   readonly port: number;
   readonly app: App;
-  readonly engine: Engine;
+  readonly core: CommandCore;
+  /** the store and bus this node runs on (tests inspect them; nothing else in the server reaches them but the core) */
   readonly store: Store;
   readonly bus: Bus;
   readonly gateway: Gateway;
@@ -48,8 +52,14 @@ export interface StartOverrides {
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
   await mkdir(config.dataDir, { recursive: true });
   const store = overrides.store ?? (await openStore(config));
-  const bus = overrides.bus ?? new InProcessBus();
-  const engine = new Engine({ store, bus, timings: config, ...(overrides.now ? { now: overrides.now } : {}) });
+  // DESIGN 7: a node told to use NATS never runs without it (openNatsBus fails in one line)
+  let bus: Bus;
+  try {
+    bus = overrides.bus ?? (config.natsUrl ? await openNatsBus({ url: config.natsUrl, name: `appia ${hostname()}` }) : new InProcessBus());
+  } catch (err) {
+    if (!overrides.store) await store.close();
+    throw err;
+  }
 
   let verifier: Verifier;
   let wellKnown: WellKnown | undefined;
@@ -70,15 +80,24 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   }
 
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  let log: CoreLog = { warn: () => {}, info: () => {} };
+  const core = new CommandCore({
+    store,
+    bus,
+    timings: config,
+    log: { warn: (details, message) => log.warn(details, message), info: (details, message) => log.info(details, message) },
+    ...(overrides.now ? { now: overrides.now } : {}),
+  });
   const app = buildApp(
-    { engine, auth: { authenticate: (header) => verifier.verify(header) }, ...(wellKnown ? { wellKnown } : {}) },
+    { core, auth: { authenticate: (header) => verifier.verify(header) }, ...(wellKnown ? { wellKnown } : {}) },
     { ...config, logLevel: config.logLevel },
     (https ? { https } : {}) as FastifyServerOptions,
   );
+  log = app.log;
 
-  const gateway = createGateway({ engine, config, log: app.log });
+  const gateway = createGateway({ core, config, log: app.log });
   app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
-  const scheduler = startScheduler({ engine, config, log: app.log });
+  const scheduler = startScheduler({ timers: core.timers, receiptTimeoutMs: config.receiptTimeoutMs, log: app.log });
 
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -89,7 +108,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     url,
     port,
     app,
-    engine,
+    core,
     store,
     bus,
     ...(mintToken ? { mintToken } : {}),
@@ -106,8 +125,5 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
 }
 
 async function openStore(config: Config): Promise<Store> {
-  if (config.databaseUrl) {
-    throw new Error('APPIA_DATABASE_URL (PostgreSQL) is not supported by this build yet; unset it to use the embedded SQLite store');
-  }
   return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EVENTS, TABLE, transition } from '../src/domain/lifecycle.js';
-import { FINAL_STATUSES, STATUSES, isFinal } from '../src/domain/status.js';
+import { FINAL_STATUSES, isFinal } from '../src/domain/policy.js';
+import { STATUSES } from '../src/domain/status.js';
 
 /**
  * DESIGN 3, written out once more by hand as (from, event) -> to, so that

@@ -3,8 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RoleInfo, RoleName, RoleOptions } from '../roles.js';
-import type { ParentMessage, WorkerMessage } from '../worker.js';
 import { errorText, settlesWithin, withTimeout } from './time.js';
 
 /** A process the benchmark started; `stop()` ends it (gently, then SIGKILL). */
@@ -13,6 +11,20 @@ export interface StartedProcess {
   readonly pid: number;
   stop(): Promise<void>;
 }
+
+/**
+ * Every role a worker process can run, by name: bench/roles.ts fills it in
+ * (declaration merging), so this module needs no import of the roles.
+ */
+export interface RoleRegistry {}
+export type RoleName = keyof RoleRegistry & string;
+type RoleFn<K extends RoleName> = RoleRegistry[K] extends (options: infer O) => Promise<{ info: infer I }> ? { options: O; info: I } : never;
+export type RoleOptions<K extends RoleName> = RoleFn<K>['options'];
+export type RoleInfo<K extends RoleName> = RoleFn<K>['info'];
+
+/** What the parent tells a worker (bench/worker.ts), and what it answers. */
+export type ParentMessage = { type: 'start'; role: RoleName; options: unknown } | { type: 'stop' };
+export type WorkerMessage = { type: 'ready'; info: unknown } | { type: 'failed'; error: string };
 
 /** A worker process running one role from bench/roles.ts. */
 export interface StartedWorker<K extends RoleName> extends StartedProcess {

@@ -181,7 +181,7 @@ const MAX_CACHED_TOKENS = 10_000;
  * @example
  * requireScope(principal, ['Device.Command']);
  */
-export function requireScope(principal: Principal, anyOf: readonly string[]): void {
+export function requireScope(principal: Pick<Principal, 'scopes'>, anyOf: readonly string[]): void {
   if (anyOf.some((scope) => principal.scopes.has(scope))) return;
   const needed = anyOf.length === 1 ? `the scope ${anyOf[0]}` : `one of the scopes ${anyOf.join(', ')}`;
   throw new AppiaError('forbidden', `Insufficient privileges: this operation needs ${needed}.`);

@@ -22,9 +22,16 @@ interface Job {
   phase: 'waiting' | 'running' | 'finished';
   /** `received`, or `dropped` for a command refused in standby */
   receipt: OutboxEntry | undefined;
+  /** the device is stopping: the handler was given up on and the command reported failed */
+  stopped: boolean;
   /** the report that ended it: completed, failed, dropped or canceled */
   final: OutboxEntry | undefined;
 }
+
+/** DESIGN 4: the error of a command the server resumes but this device does not know (it restarted and lost it) */
+export const LOST_BY_THE_DEVICE = 'lost by the device';
+/** DESIGN 4: the error of a command still running when the device stopped after its grace period */
+export const THE_DEVICE_STOPPED = 'the device stopped';
 
 /** how many command ids whose outcome the server recorded are remembered, to ignore a late duplicate */
 const REMEMBERED_IDS = 10_000;
@@ -52,12 +59,24 @@ export class CommandRunner {
     this.#deps = deps;
   }
 
-  /** DESIGN 4, `{"t":"command"}`. */
-  onCommand(command: DeviceCommand): void {
+  /**
+   * DESIGN 4, `{"t":"command"}`. `resumed`: the server's record shows this
+   * device already had it (it was executing); a device that does not know it
+   * (this process restarted) answers `failed` "lost by the device" instead of
+   * running it, so it does not wait for its expiry.
+   */
+  onCommand(command: DeviceCommand, resumed = false): void {
     const known = this.#jobs.get(command.id);
     if (known) return this.#redelivered(known);
     if (this.#recorded.has(command.id)) {
       this.#deps.logger.debug?.(`command ${command.id} delivered again after its outcome was recorded; ignored`);
+      return;
+    }
+    if (resumed) {
+      this.#deps.logger.info?.(`command ${command.id} was running on this device before it restarted; reporting it lost`);
+      const job: Job = { command, abort: new AbortController(), phase: 'finished', receipt: undefined, final: undefined, stopped: false };
+      this.#jobs.set(command.id, job);
+      this.#trackFinal(job, this.#deps.send({ t: 'failed', id: command.id, error: LOST_BY_THE_DEVICE }, command));
       return;
     }
     if (!this.#accepting) {
@@ -65,7 +84,7 @@ export class CommandRunner {
       this.#deps.logger.debug?.(`command ${command.id} arrived while draining; left for redelivery`);
       return;
     }
-    const job: Job = { command, abort: new AbortController(), phase: 'waiting', receipt: undefined, final: undefined };
+    const job: Job = { command, abort: new AbortController(), phase: 'waiting', receipt: undefined, final: undefined, stopped: false };
     this.#jobs.set(command.id, job);
     const inStandby = this.standby;
     if (!inStandby) this.#active++;
@@ -73,6 +92,7 @@ export class CommandRunner {
     // can arrive with the handshake itself, before the caller of connect() has had a chance to
     // register handlers or subscribe to status().
     this.#deps.defer(() => {
+      if (job.stopped) return;
       if (inStandby) {
         this.#finish(job, { t: 'dropped', id: command.id });
         job.receipt = job.final;
@@ -108,6 +128,24 @@ export class CommandRunner {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /**
+   * DESIGN 4, graceful stop: every handler still running is given up on:
+   * its signal is aborted and its command reported `failed` "the device
+   * stopped" at once. Resolves with how many there were.
+   */
+  stopRunning(): number {
+    this.#accepting = false;
+    let stopped = 0;
+    for (const job of this.#jobs.values()) {
+      if (job.phase !== 'running' && job.phase !== 'waiting') continue;
+      stopped++;
+      job.stopped = true;
+      job.abort.abort(new DOMException(THE_DEVICE_STOPPED, 'AbortError'));
+      this.#finish(job, { t: 'failed', id: job.command.id, error: THE_DEVICE_STOPPED });
+    }
+    return stopped;
+  }
+
   /** Aborts every handler (the connection is closed for good); their outcomes are not reported. */
   abortAll(reason: string): void {
     this.#accepting = false;
@@ -133,7 +171,8 @@ export class CommandRunner {
         report = job.abort.signal.aborted ? { t: 'canceled', id: command.id } : { t: 'failed', id: command.id, error: errorText(err) };
       }
     }
-    this.#finish(job, report);
+    // given up on while the device stopped: already reported failed
+    if (!job.stopped) this.#finish(job, report);
     if (--this.#active === 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];

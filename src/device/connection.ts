@@ -1,74 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { WebSocket as NodeWebSocket } from 'ws';
-import { reconnectDelay, type ReconnectOptions } from './backoff.js';
 import { CommandRunner } from './command-runner.js';
 import { DeviceAuthError, DeviceClosedError, ReportRefusedError } from './errors.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
-import { connectUrl, parseServerFrame, type DeviceCommand, type Report } from './protocol.js';
+import { parseServerFrame, type DeviceCommand, type Report } from './protocol.js';
+import { HandlerTable } from './handlers.js';
 import { StatusChannel } from './status-channel.js';
 import type { CommandHandler, ConnectionStatus, DeviceLogger } from './types.js';
+import { deviceSettings, type ConnectOptions, type DeviceSettings, type DrainOptions, type WebSocketLike } from './options.js';
+import { Link } from './link.js';
+import { describeReport, rawText, settlesWithin } from './wire-text.js';
 
-/** The part of a `ws` WebSocket the SDK uses; the `WebSocket` option may supply another class of this shape (tests do). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string, callback?: (err?: Error) => void): void;
-  ping(): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  once(event: string, listener: (...args: any[]) => void): unknown;
-}
+export type { ConnectOptions, DrainOptions, WebSocketConstructor, WebSocketLike } from './options.js';
 
-export type WebSocketConstructor = new (
-  url: string,
-  protocols: string[] | undefined,
-  options: { headers: Record<string, string>; handshakeTimeout: number; ca?: string | Buffer | Array<string | Buffer> },
-) => WebSocketLike;
-
-/** Options of {@link connect}. Only `url` and `token` are required. */
-export interface ConnectOptions {
-  /** the server (`http://host:8080`, `https://...`) or its WebSocket URL (`wss://host/devices/connect`) */
-  readonly url: string;
-  /** the device token from registration, or a function that returns it (called before every connection attempt) */
-  readonly token: string | (() => string | Promise<string>);
-  /** handlers by command type: `{ LaunchUri: fn, AppService: fn }` (AppService here catches app services with no handler of their own) */
-  readonly handlers?: Readonly<Record<string, CommandHandler>>;
-  /** handlers by app service name: `{ ping: fn }` */
-  readonly appServices?: Readonly<Record<string, CommandHandler>>;
-  /** backoff between reconnect attempts, or false to close for good when the connection drops */
-  readonly reconnect?: ReconnectOptions | false;
-  /**
-   * How the token is sent (DESIGN 4): `header` (default) as
-   * `Authorization: Bearer`, or `subprotocol` as `Sec-WebSocket-Protocol:
-   * appia.v1, token.<token>` for proxies and browser-like clients that cannot set headers.
-   */
-  readonly auth?: 'header' | 'subprotocol';
-  /** ping the server this often and reconnect if no pong came back in time; 0 = off (default 30000) */
-  readonly keepAliveMs?: number;
-  /** give up on an opening handshake after this long and retry (default 10000) */
-  readonly handshakeTimeoutMs?: number;
-  /** extra trusted CA certificates for wss (e.g. a self-signed server certificate) */
-  readonly ca?: string | Buffer | Array<string | Buffer>;
-  /** the WebSocket class (default: the `ws` package's) */
-  readonly WebSocket?: WebSocketConstructor;
-  readonly logger?: DeviceLogger;
-  /** [0, 1): the jitter seam */
-  readonly random?: () => number;
-  /** aborting it closes the connection, and makes a pending `connect()` reject (e.g. Ctrl-C while the server is unreachable) */
-  readonly signal?: AbortSignal;
-}
-
-/** Options of {@link DeviceConnection.drain}. */
-export interface DrainOptions {
-  /** close anyway after this long (default 10000) */
-  readonly timeoutMs?: number;
-}
-
-const OPEN = 1;
-const DEFAULT_RECONNECT = { initialDelayMs: 500, maxDelayMs: 30_000 } as const;
-/** how long close() waits for the server's closing handshake before dropping the socket */
-const CLOSE_GRACE_MS = 1000;
+/** after a drain gave up on running handlers, how long it waits for the server to ack their reports */
+const ACK_GRACE_MS = 2000;
 
 /**
  * Connects a device to Appia (DESIGN 4) and keeps it connected: reconnects
@@ -104,30 +49,14 @@ export function connect(options: ConnectOptions): Promise<DeviceConnection> {
 
 /** A device's connection to Appia; made by {@link connect}. */
 export class DeviceConnection {
-  readonly #url: string;
-  readonly #token: ConnectOptions['token'];
-  readonly #auth: 'header' | 'subprotocol';
-  readonly #reconnect: Required<ReconnectOptions> | false;
-  readonly #keepAliveMs: number;
-  readonly #handshakeTimeoutMs: number;
-  readonly #ca: ConnectOptions['ca'];
-  readonly #WebSocket: WebSocketConstructor;
+  readonly #o: DeviceSettings;
   readonly #logger: DeviceLogger;
-  readonly #random: () => number;
-  readonly #handlers = new Map<string, CommandHandler>();
-  readonly #appServices = new Map<string, CommandHandler>();
+  readonly #handlers = new HandlerTable();
   readonly #outbox = new Outbox((n) => randomBytes(n));
   readonly #status = new StatusChannel<ConnectionStatus>();
   readonly #runner: CommandRunner;
 
-  /** the open socket, if any */
-  #socket: WebSocketLike | undefined;
-  /** the socket still in its opening handshake, if any */
-  #dialing: WebSocketLike | undefined;
-  #failedAttempts = 0;
-  #everConnected = false;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #keepAliveTimer: NodeJS.Timeout | undefined;
+  readonly #link: Link;
   #standby = false;
   #closing: Promise<void> | undefined;
   readonly #closed: Promise<Error | undefined>;
@@ -140,32 +69,31 @@ export class DeviceConnection {
     const connection = new DeviceConnection(options);
     if (options.signal?.aborted) throw new DeviceClosedError('aborted before connecting');
     options.signal?.addEventListener('abort', () => void connection.close(), { once: true });
-    void connection.#dial();
+    void connection.#link.dial();
     await connection.#firstOpen;
     return connection;
   }
 
   private constructor(options: ConnectOptions) {
-    this.#url = connectUrl(options.url);
-    if (typeof options.token !== 'function' && (typeof options.token !== 'string' || options.token === '')) {
-      throw new TypeError('token must be the device token (a non-empty string) or a function returning it');
-    }
-    this.#token = options.token;
-    this.#auth = options.auth ?? 'header';
-    this.#reconnect = options.reconnect === false ? false : checkReconnect({ ...DEFAULT_RECONNECT, ...options.reconnect });
-    this.#keepAliveMs = nonNegative('keepAliveMs', options.keepAliveMs ?? 30_000);
-    this.#handshakeTimeoutMs = nonNegative('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000);
-    this.#ca = options.ca;
-    this.#WebSocket = options.WebSocket ?? (NodeWebSocket as unknown as WebSocketConstructor);
-    this.#logger = options.logger ?? {};
-    this.#random = options.random ?? Math.random;
+    this.#o = deviceSettings(options);
+    this.#logger = this.#o.logger;
+    this.#link = new Link(this.#o, {
+      opened: (socket, reconnect) => this.#opened(socket, reconnect),
+      message: (data, isBinary) => this.#onMessage(data, isBinary),
+      disconnected: (info) => {
+        this.#logger.info?.(`disconnected (${info.code}${info.reason ? ` ${info.reason}` : ''})`);
+        this.#status.push({ type: 'disconnected', code: info.code, reason: info.reason, ...(info.error ? { error: info.error } : {}) });
+      },
+      reconnecting: (attempt, delayMs, error) => this.#status.push({ type: 'reconnecting', attempt, delayMs, ...(error ? { error } : {}) }),
+      failed: (error) => void this.#shutdown(error),
+    });
     for (const [type, fn] of Object.entries(options.handlers ?? {})) this.handle(type, fn);
     for (const [name, fn] of Object.entries(options.appServices ?? {})) this.handleAppService(name, fn);
     this.#runner = new CommandRunner({
       send: (report, command) => this.#send(report, command),
       resend: (entry) => this.#transmit(entry),
       isPending: (entry) => this.#outbox.isPending(entry),
-      findHandler: (command) => this.#findHandler(command),
+      findHandler: (command) => this.#handlers.find(command),
       defer: (fn) => setImmediate(fn),
       logger: this.#logger,
     });
@@ -183,7 +111,7 @@ export class DeviceConnection {
    * device.handle('LaunchUri', async (command) => { await open(String(command.payload?.uri)); });
    */
   handle(type: 'LaunchUri' | 'AppService' | (string & {}), handler: CommandHandler): this {
-    this.#handlers.set(type, handler);
+    this.#handlers.handle(type, handler);
     return this;
   }
 
@@ -194,7 +122,7 @@ export class DeviceConnection {
    * device.handleAppService('ping', async (command) => ({ pong: true, payload: command.payload }));
    */
   handleAppService(name: string, handler: CommandHandler): this {
-    this.#appServices.set(name, handler);
+    this.#handlers.handleAppService(name, handler);
     return this;
   }
 
@@ -226,7 +154,7 @@ export class DeviceConnection {
 
   /** True while the WebSocket is open. */
   get isConnected(): boolean {
-    return this.#socket !== undefined;
+    return this.#link.isOpen;
   }
 
   /**
@@ -249,20 +177,22 @@ export class DeviceConnection {
   }
 
   /**
-   * Closes gracefully: takes no new commands (they stay queued on the server
-   * for the next connection), lets running handlers finish and waits for the
-   * server to ack every report, then closes. Gives up waiting after
-   * `timeoutMs`.
+   * Closes gracefully (DESIGN 4): takes no new commands (they stay queued on
+   * the server for the next connection), lets running handlers finish for up
+   * to `timeoutMs` (default 10 s), then reports each one still running as
+   * `failed` ("the device stopped") and aborts its signal, waits briefly for
+   * the server to ack every report, and closes.
    */
   async drain(options: DrainOptions = {}): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#runner.stopAccepting();
     const timeoutMs = options.timeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const settled = this.#runner.whenIdle().then(() => this.#outbox.whenEmpty());
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([settled, timeout]);
-    clearTimeout(timer);
+    const finished = await settlesWithin(this.#runner.whenIdle(), timeoutMs);
+    if (!finished) {
+      const stopped = this.#runner.stopRunning();
+      this.#logger.info?.(`${stopped} command(s) still running after ${timeoutMs} ms: reported failed (the device stopped)`);
+    }
+    await settlesWithin(this.#outbox.whenEmpty(), finished ? timeoutMs : ACK_GRACE_MS);
     return this.#shutdown(undefined);
   }
 
@@ -274,80 +204,8 @@ export class DeviceConnection {
     return this.#shutdown(undefined);
   }
 
-  async #dial(): Promise<void> {
-    if (this.#closing) return;
-    let token: string;
-    try {
-      token = typeof this.#token === 'function' ? await this.#token() : this.#token;
-    } catch (err) {
-      this.#logger.warn?.(`the device token provider failed: ${(err as Error)?.message ?? err}`);
-      return this.#retry(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (this.#closing) return;
-    if (typeof token !== 'string' || token === '') {
-      void this.#shutdown(new TypeError('the device token provider returned no token'));
-      return;
-    }
-    let socket: WebSocketLike;
-    try {
-      socket = new this.#WebSocket(this.#url, this.#auth === 'subprotocol' ? ['appia.v1', `token.${token}`] : undefined, {
-        headers: this.#auth === 'header' ? { authorization: `Bearer ${token}` } : {},
-        handshakeTimeout: this.#handshakeTimeoutMs,
-        ...(this.#ca === undefined ? {} : { ca: this.#ca }),
-      });
-    } catch (err) {
-      // A URL or token the WebSocket cannot even send: retrying would not help.
-      void this.#shutdown(err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
-    this.#dialing = socket;
-    let opened = false;
-    let refusedWith: number | undefined;
-    let refusedBecause: string | undefined;
-    let lastError: Error | undefined;
-    socket.on('unexpected-response', (_request: unknown, response: IncomingMessage) => {
-      // Not upgraded: read the server's short explanation (Graph's error shape), then drop the socket.
-      refusedWith = response.statusCode;
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        if (body.length < 4096) body += chunk;
-      });
-      const done = () => {
-        clearTimeout(timer);
-        refusedBecause ??= errorMessageOf(body);
-        socket.terminate();
-      };
-      const timer = setTimeout(done, 2000);
-      response.once('end', done);
-      response.once('error', done);
-      response.once('close', done);
-    });
-    socket.on('open', () => {
-      opened = true;
-      this.#onOpen(socket);
-    });
-    socket.on('message', (data: unknown, isBinary: boolean) => this.#onMessage(data, isBinary));
-    socket.on('error', (err: Error) => {
-      lastError = err;
-      this.#logger.debug?.(`device connection error: ${err.message}`);
-    });
-    socket.on('close', (code: number, reason: Buffer | string) => {
-      this.#onClose(socket, { opened, code, reason: String(reason ?? ''), refusedWith, refusedBecause, error: lastError });
-    });
-  }
-
-  #onOpen(socket: WebSocketLike): void {
-    this.#dialing = undefined;
-    if (this.#closing) {
-      socket.close(1000, 'closing');
-      return;
-    }
-    this.#socket = socket;
-    const reconnect = this.#everConnected;
-    this.#everConnected = true;
-    this.#failedAttempts = 0;
-    this.#logger.info?.(`connected to ${this.#url}`);
+  #opened(socket: WebSocketLike, reconnect: boolean): void {
+    this.#logger.info?.(`connected to ${this.#o.url}`);
     // DESIGN 4: re-send every report the server has not acked, in order, before anything new.
     let stateQueued = false;
     for (const entry of this.#outbox.pending()) {
@@ -356,8 +214,7 @@ export class DeviceConnection {
     }
     // The server counts a fresh connection as Online; a device still in standby says so again.
     if (this.#standby && !stateQueued) this.#send({ t: 'state', state: 'standby' });
-    this.#startKeepAlive(socket);
-    this.#status.push({ type: 'connected', url: this.#url, reconnect });
+    this.#status.push({ type: 'connected', url: this.#o.url, reconnect });
     this.#settleFirstOpen();
   }
 
@@ -373,7 +230,7 @@ export class DeviceConnection {
     }
     switch (frame.t) {
       case 'command':
-        this.#runner.onCommand(frame.command);
+        this.#runner.onCommand(frame.command, frame.resumed);
         return;
       case 'cancel':
         this.#runner.onCancel(frame.id);
@@ -394,48 +251,6 @@ export class DeviceConnection {
     }
   }
 
-  #onClose(
-    socket: WebSocketLike,
-    info: { opened: boolean; code: number; reason: string; refusedWith: number | undefined; refusedBecause: string | undefined; error: Error | undefined },
-  ): void {
-    if (this.#dialing === socket) this.#dialing = undefined;
-    if (this.#socket === socket) {
-      this.#socket = undefined;
-      clearInterval(this.#keepAliveTimer);
-    }
-    if (info.opened) {
-      this.#logger.info?.(`disconnected (${info.code}${info.reason ? ` ${info.reason}` : ''})`);
-      this.#status.push({ type: 'disconnected', code: info.code, reason: info.reason, ...(info.error ? { error: info.error } : {}) });
-    }
-    if (this.#closing) return;
-    const because = info.refusedBecause ? `: ${info.refusedBecause}` : '';
-    if (info.refusedWith === 401 || info.refusedWith === 403) {
-      // DESIGN 4: an unknown or revoked token is refused with 401; asking again would not change that.
-      void this.#shutdown(new DeviceAuthError(info.refusedWith, info.refusedBecause));
-      return;
-    }
-    if (info.refusedWith === 400) {
-      // The request itself is wrong (e.g. a subprotocol the server does not take): the same request would fail again.
-      void this.#shutdown(new Error(`the server refused the connection request (HTTP 400)${because}`));
-      return;
-    }
-    const error = info.refusedWith !== undefined ? new Error(`the server answered HTTP ${info.refusedWith} instead of a WebSocket${because}`) : info.error;
-    this.#retry(error);
-  }
-
-  #retry(error: Error | undefined): void {
-    if (this.#closing) return;
-    if (this.#reconnect === false) {
-      void this.#shutdown(error ?? new DeviceClosedError('the connection was lost and reconnect is off'));
-      return;
-    }
-    const attempt = ++this.#failedAttempts;
-    const delayMs = reconnectDelay(attempt, this.#reconnect, this.#random);
-    this.#logger.info?.(`reconnecting in ${delayMs} ms (attempt ${attempt})${error ? `: ${error.message}` : ''}`);
-    this.#status.push({ type: 'reconnecting', attempt, delayMs, ...(error ? { error } : {}) });
-    this.#reconnectTimer = setTimeout(() => void this.#dial(), delayMs);
-  }
-
   #send(report: Report, command?: DeviceCommand): OutboxEntry {
     const entry = this.#outbox.add(report);
     if (entry.outcome?.kind === 'abandoned') return entry;
@@ -445,65 +260,18 @@ export class DeviceConnection {
   }
 
   #transmit(entry: OutboxEntry): void {
-    const socket = this.#socket;
-    if (!socket || socket.readyState !== OPEN) return; // sent on the next connection
-    socket.send(entry.text, (err) => {
-      if (err) this.#logger.debug?.(`report ${entry.ref} not written (${err.message}); it is sent again after reconnecting`);
-    });
-  }
-
-  #findHandler(command: DeviceCommand): CommandHandler | string {
-    if (command.type === 'AppService') {
-      const name = command.appServiceName ?? '';
-      const handler = this.#appServices.get(name) ?? this.#handlers.get('AppService');
-      if (handler) return handler;
-      const served = [...this.#appServices.keys()];
-      return `this device has no app service ${JSON.stringify(name)}${served.length ? ` (it serves: ${served.join(', ')})` : ''}`;
-    }
-    return this.#handlers.get(command.type) ?? `this device does not handle ${command.type} commands`;
-  }
-
-  #startKeepAlive(socket: WebSocketLike): void {
-    clearInterval(this.#keepAliveTimer);
-    if (this.#keepAliveMs === 0) return;
-    let answered = true;
-    socket.on('pong', () => (answered = true));
-    this.#keepAliveTimer = setInterval(() => {
-      if (!answered) {
-        this.#logger.warn?.(`no answer from the server in ${this.#keepAliveMs} ms; reconnecting`);
-        socket.terminate();
-        return;
-      }
-      answered = false;
-      try {
-        socket.ping();
-      } catch {
-        // closing already: the close event takes over
-      }
-    }, this.#keepAliveMs);
-    this.#keepAliveTimer.unref();
+    // not open: sent on the next connection
+    this.#link.send(entry.text, (err) =>
+      this.#logger.debug?.(`report ${entry.ref} not written (${err.message}); it is sent again after reconnecting`),
+    );
   }
 
   #shutdown(error: Error | undefined): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
-      clearTimeout(this.#reconnectTimer);
-      clearInterval(this.#keepAliveTimer);
       this.#runner.abortAll('the device connection was closed');
       this.#outbox.close();
-      const socket = this.#socket ?? this.#dialing;
-      if (socket) {
-        const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-        if (socket === this.#socket) {
-          socket.close(1000, 'closing');
-          const force = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-          await gone;
-          clearTimeout(force);
-        } else {
-          socket.terminate();
-          await gone;
-        }
-      }
+      await this.#link.close();
       if (error) this.#logger.error?.(error.message);
       this.#status.push({ type: 'closed', ...(error ? { error } : {}) });
       this.#status.end();
@@ -512,40 +280,4 @@ export class DeviceConnection {
     })();
     return this.#closing;
   }
-}
-
-function rawText(data: unknown): string {
-  if (typeof data === 'string') return data;
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return String(data);
-}
-
-/** the `message` of a Graph-style error body, if that is what it is */
-function errorMessageOf(body: string): string | undefined {
-  try {
-    const message = (JSON.parse(body) as { error?: { message?: unknown } })?.error?.message;
-    return typeof message === 'string' && message ? message : undefined;
-  } catch {
-    return body.trim().slice(0, 200) || undefined;
-  }
-}
-
-function describeReport(report: Report): string {
-  return report.t === 'state' ? `the ${report.state} state` : `the ${report.t} report for command ${report.id}`;
-}
-
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a number of milliseconds >= 0 (got ${value})`);
-  return value;
-}
-
-function checkReconnect(options: Required<ReconnectOptions>): Required<ReconnectOptions> {
-  const initialDelayMs = nonNegative('reconnect.initialDelayMs', options.initialDelayMs);
-  const maxDelayMs = nonNegative('reconnect.maxDelayMs', options.maxDelayMs);
-  if (initialDelayMs === 0 || maxDelayMs < initialDelayMs) {
-    throw new RangeError('reconnect.initialDelayMs must be above 0 and at most reconnect.maxDelayMs');
-  }
-  return { initialDelayMs, maxDelayMs };
 }

@@ -21,7 +21,8 @@ export interface DeviceCommand {
 
 /** Frames the server sends. */
 export type ServerFrame =
-  | { readonly t: 'command'; readonly command: DeviceCommand }
+  /** `resumed`: the server's record shows the device already had it (DESIGN 4, reconnect) */
+  | { readonly t: 'command'; readonly command: DeviceCommand; readonly resumed: boolean }
   | { readonly t: 'cancel'; readonly id: string }
   | { readonly t: 'ack'; readonly ref: string }
   | { readonly t: 'nack'; readonly ref: string | null; readonly error: string };
@@ -82,6 +83,7 @@ export function parseServerFrame(text: string): ServerFrame | { readonly invalid
           permissionTicket: stringOrNull(c['permissionTicket']),
           expirationDateTime: stringOrNull(c['expirationDateTime']),
         },
+        resumed: value['resumed'] === true,
       };
     }
     case 'cancel':

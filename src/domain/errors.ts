@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   notFound: 'no such item for this user',
   badRequest: 'the request is malformed or a field is invalid',
   conflict: 'the item is in a state that does not allow this',
+  idempotencyMismatch: 'an Idempotency-Key was reused for another request',
   tooLarge: 'the request or a payload is over its limit',
   tooManyOpen: 'the device has too many open commands',
   rateLimited: 'too many requests',

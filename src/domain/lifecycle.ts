@@ -1,45 +1,11 @@
-import { type Status, STATUSES, isFinal } from './status.js';
+import type { LifecycleEvent } from './events.js';
+import { isFinal } from './policy.js';
+import { type Status, STATUSES } from './status.js';
 
-/**
- * Everything that can happen to a command, named for its cause (DESIGN 3).
- * Creation is not an event: a command is born `requesting`.
- */
-export const EVENTS = [
-  /** written to the device's live connection (an attempt) */
-  'sent',
-  /** the write failed, no receipt came in time, or the connection dropped first */
-  'deliveryFailed',
-  /** delivery attempts are used up */
-  'attemptsExhausted',
-  /** the device acknowledged receipt */
-  'received',
-  /** the device reported progress (`customStatus`) */
-  'progress',
-  /** the device reported success (with `responsePayload`) */
-  'completed',
-  /** the device reported failure (with `error`) */
-  'failed',
-  /** the device dropped it (standby / ConnectedStandby) */
-  'dropped',
-  /** the owner asked to cancel */
-  'cancelRequested',
-  /** a cancel was asked before the command reached the device */
-  'cancelUndelivered',
-  /** the cancel was sent to the device */
-  'cancelSent',
-  /** the device confirmed the cancel */
-  'canceledByDevice',
-  /** the device did not answer the cancel within the cancel timeout */
-  'cancelTimedOut',
-  /** the device was removed by its owner */
-  'deviceRemoved',
-  /** `expirationDateTime` passed */
-  'expire',
-  /** an internal fault left the command unprocessable */
-  'fault',
-] as const;
+/** DESIGN 3: a command is born `requesting` when it is created and stored. */
+export const INITIAL_STATUS = 'requesting' satisfies Status;
 
-export type LifecycleEvent = (typeof EVENTS)[number];
+export { EVENTS, type LifecycleEvent } from './events.js';
 
 type Row = Partial<Record<LifecycleEvent, Status>>;
 

@@ -18,25 +18,6 @@ export const STATUSES = [
 
 export type Status = (typeof STATUSES)[number];
 
-/** DESIGN 3: a final status never changes. */
-export const FINAL_STATUSES = [
-  'completed',
-  'failedToSend',
-  'executionFailed',
-  'commandDropped',
-  'canceled',
-  'expired',
-  'error',
-] as const satisfies readonly Status[];
-
-export type FinalStatus = (typeof FINAL_STATUSES)[number];
-
-const finalSet: ReadonlySet<Status> = new Set(FINAL_STATUSES);
-
-export function isFinal(status: Status): boolean {
-  return finalSet.has(status);
-}
-
 const byLowerCase = new Map(STATUSES.map((s) => [s.toLowerCase(), s] as const));
 
 /** Parses a status name case-insensitively (OData filters are written by hand). */

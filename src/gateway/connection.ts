@@ -1,15 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocket, type RawData } from 'ws';
-import { subjects, type BusMessage } from '../bus/bus.js';
+import type { CommandCore } from '../core/core.js';
+import type { Report } from '../core/reports.js';
+import type { DeviceSession } from '../core/session.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { Engine } from '../service/engine.js';
-import { deliverCancel, deliverCommand, deliverOpenCommands, failUnreceived, type Outlet } from './delivery.js';
-import { answered, nack, type HandlerContext, type Staged } from './handlers/context.js';
 import { dispatch } from './handlers/dispatch.js';
-import { ackFrame, decodeFrame, nackFrame, type FrameLimits } from './protocol.js';
+import { ackFrame, cancelFrame, commandFrame, decodeFrame, nackFrame, type Decoded, type FrameLimits } from './protocol.js';
 
-export interface ConnectionDeps {
-  readonly engine: Engine;
+export interface SocketDeps {
+  readonly core: CommandCore;
   readonly log: FastifyBaseLogger;
   readonly limits: FrameLimits;
 }
@@ -32,73 +31,76 @@ export const PAUSE_AT = 32;
 export const MAX_QUEUED = 1024;
 export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 export const BUSY = 'busy: too many frames in flight on this connection; send it again after an answer';
+/** most reports handed to the core as one chain */
+const MAX_CHAIN = 256;
+
+type Item =
+  | { readonly kind: 'frame'; readonly decoded: Decoded; readonly size: number }
+  | { readonly kind: 'task'; readonly run: () => Promise<void> };
 
 /**
- * One device's live connection (DESIGN 4). Everything it does runs through
- * one queue, in order: first the connect work (presence, then the open
- * commands), then the device's frames and the bus's wake-ups as they come,
- * and last the disconnect work. So a re-sent report is always handled after
- * the re-delivery of its command, and the disconnect never races a report.
+ * One device's live WebSocket (DESIGN 4): the transport side of a core
+ * DeviceSession. Everything runs through one queue, in order: the connect
+ * work, then the device's frames and the bus's wake-ups as they come, and
+ * last the disconnect work. So a re-sent report is always handled after the
+ * re-delivery of its command, and the disconnect never races a report.
  *
- * Reports are pipelined: a frame's first phase (decode, decide, queue its
- * store write) runs on the queue, its second (await the commit, send the ack
- * or nack) on a separate chain of answers, in frame order. The queue goes on
- * to the next frame once the first phase is done, so reports sent back to
- * back (`received`, then `completed`) land in one group commit. Every other
- * task (connect, wake-ups, disconnect, `state` frames, refused reports) waits
- * until every earlier frame is answered, so its order is as strict as before.
+ * Consecutive report frames waiting in the queue go to the core together, as
+ * one chain: `received` and `completed` sent back to back are stored in one
+ * transaction. Their acks go out in frame order once the chain is stored.
  */
-export class DeviceConnection implements Outlet {
+export class DeviceSocket {
   readonly device: DeviceRecord;
   readonly #ws: WebSocket;
-  readonly #deps: ConnectionDeps;
-  readonly #ctx: HandlerContext;
-  #unsubscribe: (() => void) | undefined;
-  #tail: Promise<void>;
-  /** the second phases of frames: answers sent in frame order */
-  #answers: Promise<void> = Promise.resolve();
-  /** per command id: frames about it whose answer is not sent yet */
-  readonly #unanswered = new Map<string, number>();
-  #queued = 0;
+  readonly #deps: SocketDeps;
+  readonly #session: DeviceSession;
+  readonly #queue: Item[] = [];
+  #pumping = false;
+  #drained: (() => void) | undefined;
+  #queuedFrames = 0;
   #queuedBytes = 0;
   #alive = true;
-  /** replaced by a newer connection, or the device removed: this one no longer owns delivery */
+  /** replaced by a newer connection, or the device removed: frames and wake-ups are no longer handled */
   #superseded = false;
   readonly #settled: Promise<void>;
 
   /** `after` is the previous connection of this device settling: it goes first. */
-  constructor(ws: WebSocket, device: DeviceRecord, deps: ConnectionDeps, after: Promise<void>) {
+  constructor(ws: WebSocket, device: DeviceRecord, deps: SocketDeps, after: Promise<void>) {
     this.#ws = ws;
     this.device = device;
     this.#deps = deps;
-    this.#ctx = {
-      engine: deps.engine,
+    const self = this;
+    this.#session = deps.core.openSession(
       device,
-      log: deps.log,
-      earlierAnswered: () => this.#answers,
-      unanswered: (commandId) => this.#unanswered.has(commandId),
-    };
-    this.#tail = after.then(() => this.#start()).catch((err: unknown) => this.#fault(err));
+      {
+        deliver: (command, resumed) => this.#send(commandFrame(command, resumed)),
+        cancel: (commandId) => this.#send(cancelFrame(commandId)),
+        get open() {
+          return self.#open;
+        },
+      },
+      {
+        schedule: (task) => this.#enqueue(task),
+        replaced: () => this.#close(CLOSE.replaced),
+        removed: () => this.#close(CLOSE.deviceRemoved),
+      },
+    );
+    this.#enqueue(async () => {
+      await after;
+      if (this.#open) await this.#session.start();
+    });
     this.#settled = new Promise((resolve) => {
       ws.on('close', () => {
-        this.#stopListening();
-        this.#enqueue(() => this.#disconnected());
-        resolve(this.#tail);
+        this.#enqueue(() => this.#session.end());
+        this.#enqueue(async () => resolve());
       });
     });
     ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
     ws.on('pong', () => void (this.#alive = true));
     ws.on('error', (err) => deps.log.debug({ deviceId: device.id, err }, 'device connection error'));
-    // Subscribed before the open commands are read, so nothing created meanwhile is missed.
-    const subscription = deps.engine.bus.subscribe(subjects.device(device.id), (message) => this.#onBus(message));
-    this.#unsubscribe = () => subscription.unsubscribe();
   }
 
-  get ownsDelivery(): boolean {
-    return !this.#superseded;
-  }
-
-  get open(): boolean {
+  get #open(): boolean {
     return !this.#superseded && this.#ws.readyState === WebSocket.OPEN;
   }
 
@@ -107,23 +109,16 @@ export class DeviceConnection implements Outlet {
     return this.#settled;
   }
 
-  send(text: string): Promise<boolean> {
-    if (this.#ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
-    // Resolves once handed to the socket: the queue waits for a slow reader
-    // instead of buffering without bound (DESIGN 4, backpressure).
-    return new Promise((resolve) => this.#ws.send(text, (err) => resolve(!err)));
-  }
-
   /**
-   * A newer connection of this device takes over: stop handling this one's
-   * frames and wake-ups and close it. Resolves when what this one already
-   * queued is done, so the newer one starts after it.
+   * A newer connection of this device (on this node) takes over: stop
+   * handling this one's frames and wake-ups and close it. Resolves when what
+   * this one already queued is done, so the newer one starts after it.
    */
   replace(): Promise<void> {
     this.#superseded = true;
-    this.#stopListening();
+    this.#session.supersede();
     this.#ws.close(CLOSE.replaced.code, CLOSE.replaced.reason);
-    return this.#tail.then(() => this.#answers);
+    return this.#idle();
   }
 
   /** DESIGN 4, liveness: no pong since the last ping means the device is gone. */
@@ -145,13 +140,16 @@ export class DeviceConnection implements Outlet {
     this.#ws.terminate();
   }
 
-  async #start(): Promise<void> {
-    if (!this.open) return;
-    const { engine } = this.#deps;
-    // The token was checked at the upgrade; a removal since then would have been missed on the bus.
-    if (!(await engine.store.getDevice(this.device.userId, this.device.id))) return this.#removed();
-    await engine.store.setDevicePresence(this.device.id, 'Online', engine.now());
-    await deliverOpenCommands(engine, this.device.id, this);
+  #send(text: string): Promise<boolean> {
+    if (this.#ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
+    // Resolves once handed to the socket: the queue waits for a slow reader
+    // instead of buffering without bound (DESIGN 4, backpressure).
+    return new Promise((resolve) => this.#ws.send(text, (err) => resolve(!err)));
+  }
+
+  #close(close: { code: number; reason: string }): void {
+    this.#superseded = true;
+    this.#ws.close(close.code, close.reason);
   }
 
   #onFrame(data: RawData, isBinary: boolean): void {
@@ -159,96 +157,121 @@ export class DeviceConnection implements Outlet {
     if (this.#superseded) return;
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     const decoded = decodeFrame(bytes, isBinary, this.#deps.limits);
-    const size = bytes.length;
-    if (this.#queued >= MAX_QUEUED || this.#queuedBytes + size > MAX_QUEUED_BYTES) {
-      void this.send(nackFrame(decoded.ok ? decoded.frame.ref : decoded.ref, decoded.ok ? BUSY : decoded.error));
+    if (this.#queuedFrames >= MAX_QUEUED || this.#queuedBytes + bytes.length > MAX_QUEUED_BYTES) {
+      void this.#send(nackFrame(decoded.ok ? decoded.frame.ref : decoded.ref, decoded.ok ? BUSY : decoded.error));
       return;
     }
-    if (++this.#queued === PAUSE_AT) this.#ws.pause();
-    this.#queuedBytes += size;
-    const release = () => {
-      this.#queuedBytes -= size;
-      if (--this.#queued === PAUSE_AT / 2 && this.#ws.isPaused) this.#ws.resume();
-    };
-    const commandId = decoded.ok && 'id' in decoded.frame ? decoded.frame.id : undefined;
-    this.#tail = this.#tail
-      .then(async () => {
-        let staged: Staged;
-        try {
-          if (decoded.ok) staged = await dispatch(decoded.frame, this.#ctx);
-          else {
-            this.#deps.log.debug({ deviceId: this.device.id, error: decoded.error }, 'device frame refused');
-            staged = answered(nack(decoded.error));
-          }
-        } catch (err) {
-          release();
-          throw err;
-        }
-        if (commandId !== undefined) this.#unanswered.set(commandId, (this.#unanswered.get(commandId) ?? 0) + 1);
-        this.#answers = this.#answers
-          .then(async () => {
-            try {
-              const answer = await staged.finish();
-              if (!decoded.ok) await this.send(nackFrame(decoded.ref, decoded.error));
-              else await this.send(answer.ok ? ackFrame(decoded.frame.ref) : nackFrame(decoded.frame.ref, answer.error));
-            } finally {
-              if (commandId !== undefined) {
-                const left = this.#unanswered.get(commandId)! - 1;
-                if (left > 0) this.#unanswered.set(commandId, left);
-                else this.#unanswered.delete(commandId);
-              }
-              release();
-            }
-          })
-          .catch((err: unknown) => this.#fault(err));
-      })
-      .catch((err: unknown) => this.#fault(err));
+    if (++this.#queuedFrames === PAUSE_AT) this.#ws.pause();
+    this.#queuedBytes += bytes.length;
+    this.#queue.push({ kind: 'frame', decoded, size: bytes.length });
+    this.#pump();
   }
 
-  #onBus(message: BusMessage): void {
-    const { engine } = this.#deps;
-    switch (message.kind) {
-      case 'deliver':
-        return this.#enqueue(() => deliverCommand(engine, this.device.id, message.commandId, this));
-      case 'cancel':
-        return this.#enqueue(() => deliverCancel(engine, this.device.id, message.commandId, this));
-      case 'deviceRemoved':
-        return this.#removed();
-      case 'status':
-        return;
+  #enqueue(run: () => Promise<void>): void {
+    this.#queue.push({ kind: 'task', run });
+    this.#pump();
+  }
+
+  #idle(): Promise<void> {
+    if (!this.#pumping && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#drained;
+      this.#drained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    // after the current socket read: every frame ws parses from one chunk is queued first, so they form one chain
+    queueMicrotask(() => this.#runQueue());
+  }
+
+  #runQueue(): void {
+    void this.#run().finally(() => {
+      this.#pumping = false;
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained?.();
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0]!;
+      if (head.kind === 'task') {
+        this.#queue.shift();
+        await this.#guard(head.run);
+        continue;
+      }
+      const frames = this.#takeFrames();
+      await this.#guard(() => this.#handleFrames(frames));
+      for (const frame of frames) this.#release(frame.size);
     }
   }
 
-  /** The engine ends the removed device's commands; this connection only closes. */
-  #removed(): void {
-    this.#superseded = true;
-    this.#ws.close(CLOSE.deviceRemoved.code, CLOSE.deviceRemoved.reason);
+  /** the frames at the head of the queue: a run of reports (one chain), or one other frame */
+  #takeFrames(): Extract<Item, { kind: 'frame' }>[] {
+    const first = this.#queue.shift() as Extract<Item, { kind: 'frame' }>;
+    const frames = [first];
+    if (!isReport(first.decoded)) return frames;
+    while (frames.length < MAX_CHAIN) {
+      const next = this.#queue[0];
+      if (next?.kind !== 'frame' || !isReport(next.decoded)) break;
+      frames.push(this.#queue.shift() as Extract<Item, { kind: 'frame' }>);
+    }
+    return frames;
   }
 
-  async #disconnected(): Promise<void> {
-    if (this.#superseded) return;
-    const { engine } = this.#deps;
-    await engine.store.setDevicePresence(this.device.id, 'Offline', engine.now());
-    await failUnreceived(engine, this.device.id);
+  async #handleFrames(frames: readonly Extract<Item, { kind: 'frame' }>[]): Promise<void> {
+    // Frames read before this connection was replaced or closed are left unanswered: the device re-sends them.
+    if (!this.#open) return;
+    const first = frames[0]!.decoded;
+    if (!first.ok) {
+      this.#deps.log.debug({ deviceId: this.device.id, error: first.error }, 'device frame refused');
+      await this.#send(nackFrame(first.ref, first.error));
+      return;
+    }
+    const action = dispatch(first.frame);
+    if (action.kind === 'state') {
+      await this.#session.state(action.state);
+      await this.#send(ackFrame(first.frame.ref));
+      return;
+    }
+    const reports: Report[] = frames.map((f) => (dispatch((f.decoded as Extract<Decoded, { ok: true }>).frame) as { report: Report }).report);
+    const answers = await this.#session.reports(reports);
+    await Promise.all(
+      frames.map((f, i) => {
+        const ref = (f.decoded as Extract<Decoded, { ok: true }>).frame.ref;
+        const answer = answers[i]!;
+        return this.#send(answer.ok ? ackFrame(ref) : nackFrame(ref, answer.error));
+      }),
+    );
   }
 
-  /** once only: a second call of a bus's unsubscribe function must not be relied on to be harmless */
-  #stopListening(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+  async #guard(run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      this.#fault(err);
+    }
   }
 
-  /** a task that is not a frame: it starts once every earlier frame is answered */
-  #enqueue(task: () => Promise<void>): void {
-    this.#tail = this.#tail
-      .then(() => this.#answers)
-      .then(task)
-      .catch((err: unknown) => this.#fault(err));
+  #release(size: number): void {
+    this.#queuedBytes -= size;
+    if (--this.#queuedFrames === PAUSE_AT / 2 && this.#ws.isPaused) this.#ws.resume();
   }
 
-  /** A store or engine fault: the device reconnects and re-sends what was not acked (DESIGN 4). */
+  /** A store or core fault: the device reconnects and re-sends what was not acked (DESIGN 4). */
   #fault(err: unknown): void {
     this.#deps.log.error({ deviceId: this.device.id, err }, 'device connection fault');
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(CLOSE.internal.code, CLOSE.internal.reason);
   }
+}
+
+function isReport(decoded: Decoded): boolean {
+  return decoded.ok && decoded.frame.t !== 'state';
 }

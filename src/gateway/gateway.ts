@@ -4,14 +4,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { Engine } from '../service/engine.js';
-import { hashDeviceToken } from '../service/device-tokens.js';
-import { CLOSE, DeviceConnection } from './connection.js';
+import type { CommandCore } from '../core/core.js';
+import { CLOSE, DeviceSocket } from './connection.js';
 import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
 import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
 
 export interface GatewayDeps {
-  readonly engine: Engine;
+  readonly core: CommandCore;
   readonly config: Config;
   readonly log: FastifyBaseLogger;
 }
@@ -39,12 +38,12 @@ const SHUTDOWN_GRACE_MS = 1000;
  * one replaces the older.
  *
  * @example
- * const gateway = createGateway({ engine, config, log });
+ * const gateway = createGateway({ core, config, log });
  * server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
  * await gateway.close();
  */
 export function createGateway(deps: GatewayDeps): Gateway {
-  const { engine, config, log } = deps;
+  const { core, config, log } = deps;
   const limits = frameLimits(config);
   const options: ServerOptions & { closeTimeout: number } = {
     noServer: true,
@@ -60,9 +59,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
   const wss = new WebSocketServer(options);
   /** the current connection of each connected device */
-  const current = new Map<string, DeviceConnection>();
+  const current = new Map<string, DeviceSocket>();
   /** every connection not yet settled, replaced ones included */
-  const live = new Set<DeviceConnection>();
+  const live = new Set<DeviceSocket>();
   /** a device's last connection still doing its disconnect work: the next one waits for it */
   const settling = new Map<string, Promise<void>>();
   let closing = false;
@@ -74,10 +73,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const previous = current.get(device.id);
     // DESIGN 4: a second connection with the same token replaces the first, which closes with 4000.
     const after = previous ? previous.replace() : (settling.get(device.id) ?? Promise.resolve());
-    const connection = new DeviceConnection(ws, device, { engine, log, limits }, after);
+    const connection = new DeviceSocket(ws, device, { core, log, limits }, after);
     current.set(device.id, connection);
     live.add(connection);
-    ws.once('close', () => {
+    ws.once('close', (code: number) => {
+      log.info({ deviceId: device.id, code }, 'device disconnected');
       const done = connection.settled;
       // A replaced connection was already waited for by its successor; only the current one's disconnect work can race a reconnect.
       if (current.get(device.id) === connection) {
@@ -89,7 +89,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (settling.get(device.id) === done) settling.delete(device.id);
       });
     });
-    log.debug({ deviceId: device.id, replaced: previous !== undefined }, 'device connected');
+    log.info({ deviceId: device.id, replaced: previous !== undefined }, 'device connected');
   }
 
   async function authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -97,7 +97,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!found.ok) return refuseUpgrade(socket, found.status, found.message);
     let device: DeviceRecord | undefined;
     try {
-      device = await engine.store.findDeviceByTokenHash(hashDeviceToken(found.token));
+      device = await core.findDeviceByToken(found.token);
     } catch (err) {
       log.error({ err }, 'device token lookup failed');
       return refuseUpgrade(socket, 503, 'the store is unavailable; try again later');

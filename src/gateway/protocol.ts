@@ -117,7 +117,8 @@ export interface CommandForDevice {
   readonly expiresAt: number;
 }
 
-export function commandFrame(c: CommandForDevice): string {
+/** DESIGN 4: `{"t":"command","command":{...}}`, with `"resumed":true` when the record shows the device already had it. */
+export function commandFrame(c: CommandForDevice, resumed = false): string {
   const head = JSON.stringify({ id: c.id, type: c.type });
   const tail = JSON.stringify({
     appServiceName: c.appServiceName,
@@ -125,7 +126,7 @@ export function commandFrame(c: CommandForDevice): string {
     permissionTicket: c.permissionTicket,
     expirationDateTime: new Date(c.expiresAt).toISOString(),
   });
-  return `{"t":"command","command":${head.slice(0, -1)},"payload":${c.payloadJson ?? 'null'},${tail.slice(1)}}`;
+  return `{"t":"command","command":${head.slice(0, -1)},"payload":${c.payloadJson ?? 'null'},${tail.slice(1)}${resumed ? ',"resumed":true}' : '}'}`;
 }
 
 export function cancelFrame(commandId: string): string {

@@ -1,56 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { requireScope } from '../auth/verifier.js';
 import { AppiaError } from '../domain/errors.js';
-import type { Engine } from '../service/engine.js';
+import type { AppConfig, AppDeps } from './context.js';
 import { sendGraphError, toAppiaError } from './graph-errors.js';
 import { RateLimiter } from './rate-limit.js';
 import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
+import { consoleRoutes } from './routes/console.js';
 
-/** Who is calling (DESIGN 5): the user and the token's delegated scopes. */
-export interface Principal {
-  readonly userId: string;
-  readonly scopes: ReadonlySet<string>;
-}
-
-/** Turns an Authorization header into a Principal, or throws AppiaError invalidToken / forbidden. */
-export interface Authenticator {
-  authenticate(authorization: string | undefined): Promise<Principal>;
-}
-
-/** The embedded issuer's public documents, when it is on. */
-export interface WellKnown {
-  discovery(baseUrl: string): object;
-  jwks(): object;
-}
-
-export interface AppDeps {
-  readonly engine: Engine;
-  readonly auth: Authenticator;
-  readonly wellKnown?: WellKnown;
-  /** readiness probes beyond the store (e.g. the bus) */
-  readonly ready?: () => Promise<void>;
-}
-
-export interface AppConfig {
-  readonly publicUrl: string | null;
-  readonly maxBodyBytes: number;
-  readonly maxPayloadBytes: number;
-  readonly maxJsonDepth: number;
-  readonly rateLimit: number;
-  readonly logLevel?: string;
-}
+export type { AppConfig, AppDeps, Authenticator, Caller, WellKnown } from './context.js';
 
 export type App = FastifyInstance;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal;
-  }
-}
 
 /**
  * Builds the HTTP app (no listening: main.ts does that, tests use inject()).
@@ -92,14 +56,18 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   );
 
   app.register(systemRoutes(deps, config.publicUrl));
+  app.register(consoleRoutes());
   for (const prefix of ['/beta', '/v1.0']) {
     app.register(
       async (graph) => {
         graph.addHook('onRequest', async (request) => {
-          request.principal = await deps.auth.authenticate(request.headers.authorization);
-          if (!limiter.take(request.principal.userId)) {
+          request.caller = await deps.auth.authenticate(request.headers.authorization);
+          if (!limiter.take(request.caller.userId)) {
             throw new AppiaError('rateLimited', `more than ${config.rateLimit} requests per second`, { retryAfter: limiter.retryAfter() });
           }
+          // DESIGN 5: the one check of the scopes each route declares in its config
+          const scopes = request.routeOptions.config.scopes;
+          if (scopes) requireScope(request.caller, scopes);
         });
         await graph.register(deviceRoutes(deps, config));
         await graph.register(commandRoutes(deps, config));
@@ -109,10 +77,4 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
     );
   }
   return app;
-}
-
-/** DESIGN 5: throws forbidden unless the caller has one of the scopes. */
-export function requireScope(principal: Principal, anyOf: readonly string[]): void {
-  for (const s of anyOf) if (principal.scopes.has(s)) return;
-  throw new AppiaError('forbidden', `this operation needs the ${anyOf.join(' or ')} scope`);
 }

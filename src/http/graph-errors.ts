@@ -9,6 +9,7 @@ export const GRAPH_ERRORS = {
   notFound: { status: 404, code: 'itemNotFound' },
   badRequest: { status: 400, code: 'BadRequest' },
   conflict: { status: 409, code: 'conflict' },
+  idempotencyMismatch: { status: 422, code: 'unprocessableEntity' },
   tooLarge: { status: 413, code: 'requestEntityTooLarge' },
   tooManyOpen: { status: 429, code: 'TooManyRequests' },
   rateLimited: { status: 429, code: 'TooManyRequests' },

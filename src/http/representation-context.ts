@@ -5,7 +5,7 @@ import { baseUrl } from './odata.js';
 export function representation(request: FastifyRequest, config: { publicUrl: string | null }) {
   const version = /^\/v1\.0\//i.test(request.url) ? 'v1.0' : 'beta';
   const root = `${baseUrl(request, config.publicUrl)}/${version}/$metadata#`;
-  const user = `users('${encodeURIComponent(request.principal.userId)}')`;
+  const user = `users('${encodeURIComponent(request.caller.userId)}')`;
   return {
     devices: () => `${root}${user}/devices`,
     device: () => `${root}${user}/devices/$entity`,

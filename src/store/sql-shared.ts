@@ -1,6 +1,9 @@
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
+import { INITIAL_STATUS } from '../domain/lifecycle.js';
+import { AWAITING_DELIVERY } from '../domain/policy.js';
+import { FINAL_STATUSES } from '../domain/policy.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { NewCommand, NewDevice, StatusChange } from './store.js';
+import type { NewCommand, NewDevice, PostbackEntry, StatusChange } from './store.js';
 
 /**
  * SQL text and record building that every SQL adapter shares (SQLite and
@@ -13,22 +16,23 @@ import type { NewCommand, NewDevice, StatusChange } from './store.js';
  */
 
 /**
- * A command that is not final (DESIGN 3). Partial indexes are declared with
- * exactly this text and queries repeat it, because SQLite only uses a partial
- * index when the query contains each of the index's WHERE terms itself.
- * Changing it therefore needs a migration that rebuilds those indexes; a test
- * holds it against domain/status.ts FINAL_STATUSES.
+ * A command that is not final (DESIGN 3), built from the domain's policy.
+ * Partial indexes are declared with exactly this text (SQLite migration 3
+ * froze it as OPEN_COMMAND_V3) and queries repeat it, because SQLite only
+ * uses a partial index when the query contains each of the index's WHERE
+ * terms itself; a test holds the two equal, so a change to the policy needs
+ * a migration that rebuilds those indexes.
  *
  * One `<>` per status, not `status NOT IN (...)`: SQLite evaluates a list of
  * more than two values through a temporary b-tree that it builds anew on every
  * execution of a statement, and every insert or status change evaluates this
  * condition for each partial index, for the row before and after. With the
- * list, that was about a third of the cost of a command's writes (SQLite
- * migration 3 rebuilt the indexes with this text).
+ * list, that was about a third of the cost of a command's writes.
  */
-export const OPEN_COMMAND =
-  "status <> 'completed' AND status <> 'failedToSend' AND status <> 'executionFailed' AND status <> 'commandDropped'" +
-  " AND status <> 'canceled' AND status <> 'expired' AND status <> 'error'";
+export const OPEN_COMMAND = FINAL_STATUSES.map((s) => `status <> '${s}'`).join(' AND ');
+
+/** A command waiting for delivery (POLICY's awaitsDelivery). */
+export const AWAITING_DELIVERY_SQL = `status IN (${AWAITING_DELIVERY.map((s) => `'${s}'`).join(', ')})`;
 
 /**
  * A device that is registered and not known to be away (Online, Standby or
@@ -95,7 +99,7 @@ export const NEW_DEVICE_STATUS = 'Offline' satisfies DeviceRecord['status'];
 /** how long an idempotency key is kept when the caller does not say (DESIGN 2: at least 24 h) */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** The record of a command as `createCommand` stores it (DESIGN 3: born `requesting`). */
+/** The record of a command as `createCommand` stores it (DESIGN 3: born INITIAL_STATUS). */
 export function newCommandRecord(command: NewCommand): CommandRecord {
   return {
     id: command.id,
@@ -107,7 +111,7 @@ export function newCommandRecord(command: NewCommand): CommandRecord {
     packageFamilyName: command.packageFamilyName,
     permissionTicket: command.permissionTicket,
     postBackUri: command.postBackUri,
-    status: 'requesting',
+    status: INITIAL_STATUS,
     error: null,
     responsePayloadJson: null,
     customStatus: null,
@@ -145,3 +149,32 @@ export function historyEntry(
   return { id, commandId, sequence, status, at, detail };
 }
 
+
+/** DESIGN 6: a postback's `webhook-id`, the same on every retry and unique across commands. */
+export function webhookIdOf(commandId: string, sequence: number): string {
+  return `msg_${commandId}_${sequence}`;
+}
+
+/** The postbacks' columns, aliased to PostbackEntry's names (webhookId is derived). */
+export const POSTBACK_COLUMNS = [
+  'id',
+  'command_id AS "commandId"',
+  'user_id AS "userId"',
+  'sequence',
+  'url',
+  'record_json AS "recordJson"',
+  'state',
+  'attempts',
+  'created_at AS "createdAt"',
+  'next_attempt_at AS "nextAttemptAt"',
+  'first_attempt_at AS "firstAttemptAt"',
+  'last_attempt_at AS "lastAttemptAt"',
+  'last_response_status AS "lastResponseStatus"',
+  'last_error AS "lastError"',
+  'delivered_at AS "deliveredAt"',
+].join(', ');
+
+/** a postbacks row as POSTBACK_COLUMNS selects it, with its derived webhookId */
+export function postbackEntry(row: Omit<PostbackEntry, 'webhookId'>): PostbackEntry {
+  return { ...row, webhookId: webhookIdOf(row.commandId, row.sequence) };
+}

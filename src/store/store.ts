@@ -1,6 +1,9 @@
+import type { StatusChange } from '../domain/change.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../domain/device.js';
 import type { Status } from '../domain/status.js';
+
+export type { StatusChange } from '../domain/change.js';
 
 /**
  * The store is the source of truth (DESIGN 1). One interface, one adapter per
@@ -9,8 +12,12 @@ import type { Status } from '../domain/status.js';
  * database fits behind the same calls. Times are epoch milliseconds.
  *
  * A status is only ever written by `createCommand` (born `requesting`) and
- * `transitionCommand` (a compare-and-set on the status it was made from);
- * callers decide the change with `domain/lifecycle.transition` first.
+ * `transitionChain` (compare-and-sets on the status each was made from); the
+ * command core decides every change with `domain/lifecycle.transition` first.
+ * Every write that records a status change also records, in the same
+ * transaction, its history entry and, for a command with `postBackUri`, its
+ * postback outbox entry (DESIGN 6): no change without its postback, no
+ * postback without its change.
  */
 export interface Store {
   // ---- devices ----
@@ -21,8 +28,20 @@ export interface Store {
   findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined>;
   /** the user's devices that are not removed, oldest first */
   listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]>;
-  /** presence: Online / Offline / Standby, and when it was last seen */
-  setDevicePresence(deviceId: string, status: DeviceStatus, lastSeenAt: number): Promise<void>;
+  /**
+   * The device opened connection `connectionId` (on any node): it is Online,
+   * last seen `at`, and this connection becomes its latest. False when the
+   * device is removed or unknown.
+   */
+  connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean>;
+  /**
+   * Presence reported by connection `connectionId` (Online / Standby from a
+   * `state` frame, Offline when it closes), applied only while that
+   * connection is still the device's latest, so a stale connection (on this
+   * or another node) never marks a device Offline over a newer one. Returns
+   * whether it applied.
+   */
+  setDevicePresence(deviceId: string, connectionId: string, status: DeviceStatus, at: number): Promise<boolean>;
   /**
    * Marks the device removed (its token stops working, it is no longer
    * listed or found). Its commands stay stored; the caller ends them through
@@ -32,12 +51,14 @@ export interface Store {
 
   // ---- commands ----
   /**
-   * Stores a new command (status `requesting`) and its first history entry in
-   * one transaction. With an idempotency key that this user already used (and
-   * that has not expired) it stores nothing and returns the first command with
-   * `created: false`. Throws AppiaError `tooManyOpen` when the device already
-   * has `maxOpen` non-final commands (0 = no limit), `notFound` if the device
-   * is gone.
+   * Stores a new command (status `requesting`), its first history entry and
+   * (with `postBackUri`) its first postback in one transaction. With an
+   * idempotency key that this user already used (and that has not expired)
+   * it stores nothing and returns the first command with `created: false`,
+   * or throws AppiaError `idempotencyMismatch` when the key was first used
+   * with another fingerprint (another device or body). Throws `tooManyOpen`
+   * when the device already has `maxOpen` non-final commands (0 = no limit),
+   * `notFound` if the device is gone. Racing creates never exceed `maxOpen`.
    */
   createCommand(command: NewCommand, options?: CreateOptions): Promise<CreateResult>;
   getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined>;
@@ -47,12 +68,15 @@ export interface Store {
   /** the device's non-final commands, oldest first */
   listOpenCommands(deviceId: string): Promise<CommandRecord[]>;
   /**
-   * The compare-and-set status change: applies only if the command's status
-   * is still `change.from`, and records the history entry in the same
-   * transaction. Returns undefined when the command moved on (the caller
-   * re-reads and re-decides) or does not exist.
+   * Applies a chain of compare-and-set status changes in order, in one
+   * transaction (DESIGN 1). Each change applies only if its command's status
+   * is still `change.from` after the chain's earlier changes. At the first
+   * change that does not apply (the status moved on, or no such command) the
+   * store stops: that change and every later one are not applied, the earlier
+   * ones are. The result is therefore always a prefix of the chain. A store
+   * fault rejects the whole chain and keeps nothing of it.
    */
-  transitionCommand(change: StatusChange): Promise<TransitionResult | undefined>;
+  transitionChain(changes: readonly StatusChange[]): Promise<ChainResult>;
   /**
    * Claims a timer: moves `dueAt` from `dueAt` to `nextDueAt` if the command
    * is still in `status` with that due time. Exactly one of several racing
@@ -74,12 +98,40 @@ export interface Store {
   // ---- history ----
   /** a command's history, oldest first */
   listHistory(commandId: string): Promise<HistoryEntry[]>;
-  /** history entries of the user's commands with id > afterId, oldest first (SSE resume) */
+  /**
+   * The user's history feed (SSE `/me/events` and its resume): entries of the
+   * user's commands with id > afterId, in id order. Gap-free: an entry is
+   * never returned while an entry with a lower id may still become visible
+   * (a concurrent transaction not yet committed), so a reader that resumes
+   * after the last id it saw never skips one.
+   */
   listUserHistorySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]>;
 
+  // ---- postbacks (DESIGN 6) ----
+  /**
+   * Claims up to `limit` due postbacks: of each command only its lowest
+   * pending sequence (entry n+1 waits until n is delivered or failed), with
+   * `nextAttemptAt <= now` and no unexpired lease; each is leased until
+   * `now + leaseMs` under a fresh `claimToken`. Racing callers (other nodes)
+   * never get the same entry while its lease holds.
+   */
+  claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]>;
+  /**
+   * Records an attempt of a claimed entry if the claim still holds (the same
+   * `claimToken`); `failed` also appends `historyNote` to the detail of the
+   * history entry it reports. Returns whether it applied.
+   */
+  recordPostbackAttempt(id: number, claimToken: string, outcome: PostbackOutcome): Promise<boolean>;
+  /** one command's deliveries log, by sequence */
+  listPostbacks(commandId: string): Promise<PostbackEntry[]>;
+  /** pending postbacks in all (the outbox depth) */
+  postbackDepth(): Promise<number>;
+
   // ---- users ----
-  /** the user's postback secret; stores `candidate` if the user has none yet */
-  ensurePostbackSecret(userId: string, candidate: string): Promise<string>;
+  /** the user's postback signing secrets; stores `candidate` as the current one if the user has none yet */
+  ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets>;
+  /** makes `next` the current secret; the old current one keeps signing until `previousUntil` */
+  rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets>;
 
   /** resolves when the store answers (readiness) */
   ping(): Promise<void>;
@@ -116,6 +168,8 @@ export type NewCommand = Pick<
 
 export interface CreateOptions {
   readonly idempotencyKey?: string;
+  /** what the key is bound to (device and body): a replay with another fingerprint is refused */
+  readonly idempotencyFingerprint?: string;
   /** when the idempotency key may be forgotten */
   readonly idempotencyExpiresAt?: number;
   /** non-final commands allowed per device; 0 = no limit */
@@ -135,22 +189,65 @@ export interface CommandQuery {
   readonly beforeId?: string;
 }
 
-export interface StatusChange {
-  readonly commandId: string;
-  readonly from: Status;
-  readonly to: Status;
-  readonly at: number;
-  /** why, for the history entry (e.g. "receipt timeout", "device removed") */
-  readonly detail?: string | null;
-  // Fields that change with the status; undefined leaves a field as it is.
-  readonly error?: string | null;
-  readonly responsePayloadJson?: string | null;
-  readonly customStatus?: string | null;
-  readonly attempts?: number;
-  readonly dueAt?: number | null;
-}
-
 export interface TransitionResult {
   readonly command: CommandRecord;
   readonly history: HistoryEntry;
+}
+
+export interface ChainResult {
+  /** the applied changes' results, in chain order: a prefix of the chain */
+  readonly applied: readonly TransitionResult[];
+  /** the index of the first change that did not apply; undefined when all did */
+  readonly refusedAt?: number;
+}
+
+/** One postback of the outbox (DESIGN 6): a status change to POST to the command's postBackUri. */
+export interface PostbackEntry {
+  readonly id: number;
+  readonly commandId: string;
+  readonly userId: string;
+  /** the history sequence it reports: 1, 2, 3, ... per command */
+  readonly sequence: number;
+  /** unchanged across retries, so receivers can drop duplicates */
+  readonly webhookId: string;
+  readonly url: string;
+  /** the command as the change left it: JSON text of its CommandRecord */
+  readonly recordJson: string;
+  readonly state: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly nextAttemptAt: number | null;
+  /** when it was first tried: the retries go on for at least 24 h from then */
+  readonly firstAttemptAt: number | null;
+  readonly lastAttemptAt: number | null;
+  readonly lastResponseStatus: number | null;
+  readonly lastError: string | null;
+  readonly deliveredAt: number | null;
+  /** set on a claimed entry: proves the claim when its attempt is recorded */
+  readonly claimToken?: string;
+}
+
+export type PostbackOutcome =
+  | { readonly state: 'delivered'; readonly at: number; readonly responseStatus: number }
+  | {
+      readonly state: 'pending';
+      readonly at: number;
+      readonly responseStatus: number | null;
+      readonly error: string;
+      readonly nextAttemptAt: number;
+    }
+  | {
+      readonly state: 'failed';
+      readonly at: number;
+      readonly responseStatus: number | null;
+      readonly error: string;
+      /** appended to the detail of the history entry this postback reported */
+      readonly historyNote: string;
+    };
+
+export interface PostbackSecrets {
+  readonly current: string;
+  /** the secret before the last rotation, still signing until previousUntil */
+  readonly previous: string | null;
+  readonly previousUntil: number | null;
 }

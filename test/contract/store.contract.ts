@@ -7,6 +7,8 @@ import { type ErrorCode, isAppiaError } from '../../src/domain/errors.js';
 import { commandId } from '../../src/domain/ids.js';
 import type { Status } from '../../src/domain/status.js';
 import type { CreateOptions, CreateResult, NewCommand, NewDevice, StatusChange, Store } from '../../src/store/store.js';
+import { portStories } from './store-ports.stories.js';
+import { postbackStories } from './store-postbacks.stories.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -80,10 +82,10 @@ export function storeContract(
         const user = w.user();
         const device = await w.device(user);
         const seen = w.tick();
-        await w.store.setDevicePresence(device.id, 'Online', seen);
+        assert.equal(await w.store.connectDevice(device.id, 'conn-1', seen), true);
         assert.deepEqual(await w.store.getDevice(user, device.id), { ...device, status: 'Online', lastSeenAt: seen });
         const later = w.tick();
-        await w.store.setDevicePresence(device.id, 'Standby', later);
+        assert.equal(await w.store.setDevicePresence(device.id, 'conn-1', 'Standby', later), true);
         const found = await w.store.findDeviceByTokenHash(w.tokenHashOf(device));
         assert.equal(found?.status, 'Standby');
         assert.equal(found?.lastSeenAt, later);
@@ -100,7 +102,8 @@ export function storeContract(
         assert.equal(await w.store.getDevice(user, removed.id), undefined);
         assert.deepEqual((await w.store.listDevices(user, { limit: 10, offset: 0 })).map((d) => d.id), [kept.id]);
         // a late presence report from its last connection does not bring it back
-        await w.store.setDevicePresence(removed.id, 'Online', w.tick());
+        assert.equal(await w.store.connectDevice(removed.id, 'late', w.tick()), false);
+        assert.equal(await w.store.setDevicePresence(removed.id, 'late', 'Online', w.tick()), false);
         assert.equal(await w.store.getDevice(user, removed.id), undefined);
         // removing twice is not a second removal
         assert.equal(await w.store.removeDevice(user, removed.id, w.tick()), false);
@@ -308,7 +311,7 @@ export function storeContract(
         const device = await w.device(w.user());
         const { command, history: born } = await w.command(device);
         const at = w.tick();
-        const change = await w.store.transitionCommand({
+        const change = await w.transition({
           commandId: command.id,
           from: 'requesting',
           to: 'sentToTarget',
@@ -333,8 +336,8 @@ export function storeContract(
         const { command } = await w.command(device);
         // a device report and the owner's cancel arrive together
         const [sent, canceled] = await Promise.all([
-          w.store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }),
-          w.store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'cancel', at: w.tick() }),
+          w.transition({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }),
+          w.transition({ commandId: command.id, from: 'requesting', to: 'cancel', at: w.tick() }),
         ]);
         const winners = [sent, canceled].filter((r) => r !== undefined);
         assert.equal(winners.length, 1);
@@ -346,7 +349,7 @@ export function storeContract(
         const device = await w.device(w.user());
         const { command } = await w.command(device);
         const moved = await w.move(command, 'sentToTarget');
-        const stale = await w.store.transitionCommand({
+        const stale = await w.transition({
           commandId: command.id,
           from: 'requesting',
           to: 'expired',
@@ -357,7 +360,7 @@ export function storeContract(
         assert.deepEqual(await w.store.getCommandById(command.id), moved.command);
         assert.equal((await w.store.listHistory(command.id)).length, 2);
         const nobody = w.commandIdAt(w.tick());
-        const ghost = await w.store.transitionCommand({ commandId: nobody, from: 'requesting', to: 'sentToTarget', at: w.tick() });
+        const ghost = await w.transition({ commandId: nobody, from: 'requesting', to: 'sentToTarget', at: w.tick() });
         assert.equal(ghost, undefined);
       });
 
@@ -473,9 +476,10 @@ export function storeContract(
         const standby = await w.device(user);
         const offline = await w.device(user);
         const removed = await w.device(user);
-        await w.store.setDevicePresence(online.id, 'Online', w.tick());
-        await w.store.setDevicePresence(standby.id, 'Standby', w.tick());
-        await w.store.setDevicePresence(removed.id, 'Online', w.tick());
+        await w.store.connectDevice(online.id, 'c1', w.tick());
+        await w.store.connectDevice(standby.id, 'c2', w.tick());
+        await w.store.setDevicePresence(standby.id, 'c2', 'Standby', w.tick());
+        await w.store.connectDevice(removed.id, 'c3', w.tick());
         // a timeline long past, so no other test's commands are old enough
         const at = (ms: number) => 2_000_000 + ms;
         const make = async (device: DeviceRecord, createdAt = at(0)) =>
@@ -500,6 +504,9 @@ export function storeContract(
         assert.deepEqual(found.find((c) => c.id === parkedRetry.id), parkedRetry);
       });
     });
+
+    portStories(story);
+    postbackStories(story);
 
     describe('history feed', () => {
       story("a user's history can be followed from any event id, in order, and never shows another user's", async (w) => {
@@ -539,12 +546,13 @@ export function storeContract(
       story("a user's postback secret is the first one offered, and later offers do not replace it", async (w) => {
         const user = w.user();
         await w.device(user); // a user who already has devices
-        assert.equal(await w.store.ensurePostbackSecret(user, 'first-secret'), 'first-secret');
-        assert.equal(await w.store.ensurePostbackSecret(user, 'second-secret'), 'first-secret');
-        assert.equal(await w.store.ensurePostbackSecret(w.user(), 'own-secret'), 'own-secret');
+        const first = { current: 'first-secret', previous: null, previousUntil: null };
+        assert.deepEqual(await w.store.ensurePostbackSecrets(user, 'first-secret'), first);
+        assert.deepEqual(await w.store.ensurePostbackSecrets(user, 'second-secret'), first);
+        assert.equal((await w.store.ensurePostbackSecrets(w.user(), 'own-secret')).current, 'own-secret');
         const newcomer = w.user();
-        const racing = await Promise.all([w.store.ensurePostbackSecret(newcomer, 'a'), w.store.ensurePostbackSecret(newcomer, 'b')]);
-        assert.equal(racing[0], racing[1]);
+        const racing = await Promise.all([w.store.ensurePostbackSecrets(newcomer, 'a'), w.store.ensurePostbackSecrets(newcomer, 'b')]);
+        assert.deepEqual(racing[0], racing[1]);
       });
     });
 
@@ -557,7 +565,7 @@ export function storeContract(
         const at = w.tick();
         const moved = await Promise.all(
           created.map(({ command }, i) =>
-            w.store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, detail: `#${i}` }),
+            w.transition({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, detail: `#${i}` }),
           ),
         );
         assert.ok(moved.every((r) => r?.command.status === 'sentToTarget'));
@@ -582,10 +590,10 @@ export function storeContract(
         const outcomes = await Promise.allSettled([
           w.store.createCommand(good),
           w.store.createCommand(unknownDevice),
-          w.store.transitionCommand({ commandId: open.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }),
+          w.transition({ commandId: open.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }),
           w.store.createDevice(w.newDevice(w.user(), { tokenHash: w.tokenHashOf(device) })),
           w.store.createCommand(overLimit, { maxOpen: 1 }),
-          w.store.ensurePostbackSecret(user, 'secret'),
+          w.store.ensurePostbackSecrets(user, 'secret'),
         ]);
         assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
         assert.ok(appiaError('notFound')((outcomes[1] as PromiseRejectedResult).reason));
@@ -597,20 +605,20 @@ export function storeContract(
         assert.equal(await w.store.getCommandById(unknownDevice.id), undefined);
         assert.equal(await w.store.getCommandById(overLimit.id), undefined);
         assert.deepEqual(await w.store.listHistory(overLimit.id), []);
-        assert.equal(await w.store.ensurePostbackSecret(user, 'other'), 'secret');
+        assert.equal((await w.store.ensurePostbackSecrets(user, 'other')).current, 'secret');
       });
 
       story('closing commits the writes still queued, and the store then refuses work', async (w) => {
         const user = w.user();
         const device = await w.device(user);
         const { command } = await w.command(device);
-        const moving = w.store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() });
-        const presence = w.store.setDevicePresence(device.id, 'Online', w.tick());
-        const secret = w.store.ensurePostbackSecret(user, 'kept');
+        const moving = w.transition({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() });
+        const presence = w.store.connectDevice(device.id, 'c', w.tick());
+        const secret = w.store.ensurePostbackSecrets(user, 'kept');
         await w.store.close();
         assert.equal((await moving)?.command.status, 'sentToTarget');
         await presence;
-        assert.equal(await secret, 'kept');
+        assert.equal((await secret).current, 'kept');
         await assert.rejects(w.store.getCommandById(command.id), appiaError('unavailable'));
         await assert.rejects(w.store.createCommand(w.newCommand(device)), appiaError('unavailable'));
         await w.store.close(); // closing twice is harmless
@@ -703,9 +711,16 @@ export class World {
     return this.store.createCommand(this.newCommand(device, overrides), options);
   }
 
+  /** one status change alone (a chain of one): its result, or undefined when it did not apply */
+  async transition(change: StatusChange) {
+    const result = await this.store.transitionChain([change]);
+    assert.equal(result.applied.length + (result.refusedAt === undefined ? 0 : 1), 1);
+    return result.applied[0];
+  }
+
   /** a status change that must succeed */
   async move(command: CommandRecord, to: Status, extra: Partial<StatusChange> = {}) {
-    const result = await this.store.transitionCommand({ commandId: command.id, from: command.status, to, at: this.tick(), ...extra });
+    const result = await this.transition({ commandId: command.id, from: command.status, to, at: this.tick(), ...extra });
     assert.ok(result, `${command.id} could not move from ${command.status} to ${to}`);
     return result;
   }

@@ -124,12 +124,12 @@ describe('error: an internal fault leaves the command unprocessable', () => {
 function refusing(inner: Store, marker: string): Store {
   return new Proxy(inner, {
     get(target, property) {
-      if (property === 'transitionCommand') {
-        return async (change: StatusChange) => {
-          if (change.responsePayloadJson?.includes(marker)) {
+      if (property === 'transitionChain') {
+        return async (changes: readonly StatusChange[]) => {
+          if (changes.some((change) => change.responsePayloadJson?.includes(marker))) {
             throw new AppiaError('internal', 'the database refused to store the response payload');
           }
-          return target.transitionCommand(change);
+          return target.transitionChain(changes);
         };
       }
       const value = Reflect.get(target, property, target);

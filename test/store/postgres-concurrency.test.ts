@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { HistoryEntry } from '../../src/domain/command.js';
 import type { Status } from '../../src/domain/status.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
+import type { ChainResult } from '../../src/store/store.js';
 import { World, appiaError } from '../contract/store.contract.js';
 import { postgresFixture, until, waitingBackends } from './postgres-fixture.js';
 
@@ -84,10 +85,10 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
     const targets: Status[] = ['sentToTarget', 'cancel', 'expired', 'failedToSend'];
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        node(i).transitionCommand({ commandId: command.id, from: 'requesting', to: targets[i % targets.length]!, at: w.tick() }),
+        node(i).transitionChain([{ commandId: command.id, from: 'requesting', to: targets[i % targets.length]!, at: w.tick() }]),
       ),
     );
-    const winners = results.filter((r) => r !== undefined);
+    const winners = results.flatMap((r) => r.applied);
     assert.equal(winners.length, 1);
     assert.deepEqual((await nodes[1].listHistory(command.id)).map((h) => h.status), ['requesting', winners[0]!.command.status]);
   });
@@ -110,7 +111,7 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
       );
       let moveA: Promise<unknown> = Promise.resolve();
       try {
-        moveA = nodes[0].transitionCommand({ commandId: a.command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() });
+        moveA = nodes[0].transitionChain([{ commandId: a.command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }]);
         await until(async () => (await waitingBackends(pg, app, 'transactionid')) === 1);
         // B's change draws the next id and commits
         const movedB = await w.move(b.command, 'sentToTarget');
@@ -121,7 +122,7 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
         });
         await until(async () => settled || (await waitingBackends(pg, app, 'advisory')) === 1);
         await blocker.query('ROLLBACK');
-        const movedA = (await moveA) as { history: HistoryEntry };
+        const movedA = ((await moveA) as ChainResult).applied[0]!;
         assert.ok(movedA.history.id < movedB.history.id, 'A drew the lower id');
         // Whatever the read gave, resuming from its last id gives the rest. Had it
         // answered B alone before A committed, resuming after B would skip A forever.
@@ -150,7 +151,8 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
           const { command } = await store.createCommand(w.newCommand(devices[(n + i) % devices.length]!));
           for (const [from, to] of path) {
             const extra = to === 'completed' ? { responsePayloadJson: '{}' } : {};
-            assert.ok(await node(n + i + 1).transitionCommand({ commandId: command.id, from, to, at: w.tick(), ...extra }));
+            const { applied } = await node(n + i + 1).transitionChain([{ commandId: command.id, from, to, at: w.tick(), ...extra }]);
+            assert.equal(applied.length, 1);
           }
         }
       };

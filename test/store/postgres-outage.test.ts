@@ -75,10 +75,11 @@ describe('PostgreSQL store outages', { skip: pg.skip }, () => {
         ['ping', () => store.ping()],
         ['getDevice', () => store.getDevice(user, device.id)],
         ['createCommand', () => w.command(device)],
-        ['transitionCommand', () => store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() })],
+        ['transitionChain', () => store.transitionChain([{ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }])],
         ['claimTimer', () => store.claimTimer(command.id, 'requesting', 1, null)],
         ['listUserHistorySince', () => store.listUserHistorySince(user, 0, 10)],
-        ['setDevicePresence', () => store.setDevicePresence(device.id, 'Online', w.tick())],
+        ['connectDevice', () => store.connectDevice(device.id, 'connection-1', w.tick())],
+        ['claimPostbacks', () => store.claimPostbacks(w.tick(), 10, 30_000)],
       ];
       for (const [name, call] of calls) await assert.rejects(call(), unavailable, name);
 
@@ -129,7 +130,7 @@ describe('PostgreSQL store outages', { skip: pg.skip }, () => {
 
       // a single write's BEGIN fails on the dead connection, which proves the write never ran: it is tried again
       worker = await endConnectionsUnnoticed();
-      const moved = await store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick(), dueAt: 5 });
+      const moved = await w.transition({ commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick(), dueAt: 5 });
       assert.equal(moved?.command.status, 'sentToTarget');
       await worker.terminate();
       worker = await endConnectionsUnnoticed();
@@ -148,7 +149,7 @@ describe('PostgreSQL store outages', { skip: pg.skip }, () => {
       const device = await w.device(w.user());
       const { command } = await w.command(device);
       await assert.rejects(
-        store.transitionCommand({ commandId: command.id, from: 'requesting', to: 'noSuchStatus' as Status, at: w.tick() }),
+        w.transition({ commandId: command.id, from: 'requesting', to: 'noSuchStatus' as Status, at: w.tick() }),
         (err: unknown) => {
           assert.ok(err instanceof AppiaError);
           assert.equal(err.code, 'internal');

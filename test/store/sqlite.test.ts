@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { FINAL_STATUSES, type Status } from '../../src/domain/status.js';
+import { FINAL_STATUSES } from '../../src/domain/policy.js';
+import type { Status } from '../../src/domain/status.js';
 import { OPEN_COMMAND } from '../../src/store/sql-shared.js';
 import { MIGRATIONS, runMigrations } from '../../src/store/sqlite/migrations.js';
 import { BACKSTOP_FRAMES, DEFAULT_AUTOCHECKPOINT_FRAMES } from '../../src/store/sqlite/checkpointer.js';
@@ -48,7 +49,7 @@ describe('SQLite store', () => {
     old.prepare("INSERT INTO users (id) VALUES ('u')").run();
     old.prepare(SQL.insertDevice).run('d', 'u', 'phone', null, null, null, null, 'Online', 'hash', 1);
     const insert = old.prepare(SQL.insertCommand);
-    for (const id of ['C1', 'C2', 'C3']) insert.run(id, 'u', 'd', 'LaunchUri', null, null, null, null, null, 10, 10, 1_000);
+    for (const id of ['C1', 'C2', 'C3']) insert.run(id, 'u', 'd', 'LaunchUri', null, null, null, null, null, 'requesting', 10, 10, 1_000);
     old.prepare("UPDATE commands SET status = 'sentToTarget', due_at = 50 WHERE id = 'C1'").run();
     old.prepare("UPDATE commands SET status = 'completed' WHERE id = 'C2'").run();
     const indexSql = (db: Database.Database) =>
@@ -102,7 +103,7 @@ describe('SQLite store', () => {
         tempStore: 'MEMORY',
         walAutocheckpoint: BACKSTOP_FRAMES,
       });
-      await store.ensurePostbackSecret('someone', 'secret');
+      await store.ensurePostbackSecrets('someone', 'secret');
       assert.ok(existsSync(`${path}-wal`), 'writes go to the write-ahead log');
     } finally {
       await store.close();
@@ -130,8 +131,8 @@ describe('SQLite store', () => {
     const device = await first.device(user);
     const created = await first.command(device, { payloadJson: '{"uri": "ms-settings:"}' }, { idempotencyKey: 'k1' });
     const moved = await first.move(created.command, 'sentToTarget', { attempts: 1, dueAt: 123 });
-    await first.store.setDevicePresence(device.id, 'Online', 77);
-    await first.store.ensurePostbackSecret(user, 'kept-secret');
+    await first.store.connectDevice(device.id, 'c', 77);
+    await first.store.ensurePostbackSecrets(user, 'kept-secret');
     await first.store.close();
 
     const second = new World(openSqliteStore({ path }));
@@ -141,7 +142,7 @@ describe('SQLite store', () => {
       assert.deepEqual(await second.store.findDeviceByTokenHash(first.tokenHashOf(device)), seen);
       assert.deepEqual(await second.store.getCommandById(created.command.id), moved.command);
       assert.deepEqual(await second.store.listHistory(created.command.id), [created.history, moved.history]);
-      assert.equal(await second.store.ensurePostbackSecret(user, 'new'), 'kept-secret');
+      assert.equal((await second.store.ensurePostbackSecrets(user, 'new')).current, 'kept-secret');
       const replay = await second.store.createCommand(second.newCommand(device), { idempotencyKey: 'k1' });
       assert.equal(replay.command.id, created.command.id);
       const next = await second.command(device);
@@ -173,7 +174,7 @@ describe('SQLite store', () => {
     try {
       const device = await world.device(world.user());
       intruder.exec('BEGIN IMMEDIATE');
-      const outcomes = await Promise.allSettled([world.command(device), world.store.setDevicePresence(device.id, 'Online', 1)]);
+      const outcomes = await Promise.allSettled([world.command(device), world.store.connectDevice(device.id, 'c', 1)]);
       assert.ok(outcomes.every((o) => o.status === 'rejected' && appiaError('unavailable')(o.reason)));
       assert.deepEqual(await world.store.listOpenCommands(device.id), []);
       intruder.exec('ROLLBACK');
@@ -190,7 +191,7 @@ describe('SQLite store', () => {
       const device = await world.device(world.user());
       const fresh = world.newCommand(device);
       const at = world.tick();
-      const step = (from: Status, to: Status) => world.store.transitionCommand({ commandId: fresh.id, from, to, at });
+      const step = (from: Status, to: Status) => world.transition({ commandId: fresh.id, from, to, at });
       // one tick, so one batch: the create is not committed yet when the steps run
       const [created, sent, received, completed, late] = await Promise.all([
         world.store.createCommand(fresh),
@@ -256,10 +257,10 @@ describe('SQLite store', () => {
       const fresh = world.newCommand(device);
       // one tick, so one batch
       const outcomes = await Promise.allSettled([
-        world.store.transitionCommand({ commandId: fine.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 }),
-        world.store.transitionCommand({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, detail: 'refused' }),
+        world.transition({ commandId: fine.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 }),
+        world.transition({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, detail: 'refused' }),
         world.store.createCommand(fresh),
-        world.store.transitionCommand({ commandId: fine.id, from: 'sentToTarget', to: 'executing', at }),
+        world.transition({ commandId: fine.id, from: 'sentToTarget', to: 'executing', at }),
       ]);
       assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
       assert.ok(appiaError('internal')((outcomes[1] as PromiseRejectedResult).reason));
@@ -269,7 +270,7 @@ describe('SQLite store', () => {
       assert.deepEqual((await world.store.listHistory(fine.id)).map((h) => h.sequence), [1, 2, 3]);
       assert.equal((await world.store.getCommandById(fresh.id))?.status, 'requesting');
       saboteur.exec('DROP TRIGGER refuse_history');
-      assert.ok(await world.store.transitionCommand({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at }));
+      assert.ok(await world.transition({ commandId: doomed.id, from: 'requesting', to: 'sentToTarget', at }));
     } finally {
       saboteur.close();
       await world.store.close();
@@ -325,7 +326,7 @@ describe('SQLite store', () => {
         while (store.checkpointerRunning && Date.now() < deadline) await sleep(10);
         assert.equal(store.checkpointerRunning, false);
         assert.equal(store.pragmas().walAutocheckpoint, DEFAULT_AUTOCHECKPOINT_FRAMES);
-        assert.equal(await store.ensurePostbackSecret('someone', 'secret'), 'secret');
+        assert.equal((await store.ensurePostbackSecrets('someone', 'secret')).current, 'secret');
       } finally {
         await store.close();
       }

@@ -1,6 +1,5 @@
+import type { Report } from '../../core/reports.js';
 import type { DeviceFrame } from '../protocol.js';
-import type { HandlerContext, Staged } from './context.js';
-import { settleReport } from './report.js';
 
 /**
  * DESIGN 4: `{"t":"completed","ref","id","responsePayload"}` -> completed.
@@ -8,6 +7,6 @@ import { settleReport } from './report.js';
  * depth limits; its JSON text is stored as is. A second `completed` is a
  * repeat and keeps the first answer.
  */
-export function completed(frame: Extract<DeviceFrame, { t: 'completed' }>, ctx: HandlerContext): Promise<Staged> {
-  return settleReport(ctx, frame.id, 'completed', { responsePayloadJson: frame.responsePayloadJson });
+export function completed(frame: Extract<DeviceFrame, { t: 'completed' }>): Report {
+  return { commandId: frame.id, event: 'completed', fields: { responsePayloadJson: frame.responsePayloadJson } };
 }

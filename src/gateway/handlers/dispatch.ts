@@ -1,35 +1,38 @@
+import type { Report } from '../../core/reports.js';
 import type { DeviceFrame } from '../protocol.js';
 import { canceled } from './canceled.js';
 import { completed } from './completed.js';
-import type { HandlerContext, Staged } from './context.js';
 import { dropped } from './dropped.js';
 import { failed } from './failed.js';
 import { progress } from './progress.js';
 import { received } from './received.js';
 import { state } from './state.js';
 
+/** What a frame asks of the core: a report about a command, or the device's state. */
+export type FrameAction = { readonly kind: 'report'; readonly report: Report } | { readonly kind: 'state'; readonly state: 'active' | 'standby' };
+
 /**
  * The one dispatch for device frames (DESIGN 4). Authentication comes first
- * by construction: a HandlerContext only exists for a connection whose
- * device token was accepted at the upgrade, and every handler checks the
- * command against that device.
+ * by construction: frames are only read on a connection whose device token
+ * was accepted at the upgrade, and the core checks every report's command
+ * against that connection's device.
  */
-export function dispatch(frame: DeviceFrame, ctx: HandlerContext): Promise<Staged> {
+export function dispatch(frame: DeviceFrame): FrameAction {
   switch (frame.t) {
     case 'received':
-      return received(frame, ctx);
+      return { kind: 'report', report: received(frame) };
     case 'progress':
-      return progress(frame, ctx);
+      return { kind: 'report', report: progress(frame) };
     case 'completed':
-      return completed(frame, ctx);
+      return { kind: 'report', report: completed(frame) };
     case 'failed':
-      return failed(frame, ctx);
+      return { kind: 'report', report: failed(frame) };
     case 'dropped':
-      return dropped(frame, ctx);
+      return { kind: 'report', report: dropped(frame) };
     case 'canceled':
-      return canceled(frame, ctx);
+      return { kind: 'report', report: canceled(frame) };
     case 'state':
-      return state(frame, ctx);
+      return { kind: 'state', ...state(frame) };
     default:
       return unreachable(frame);
   }

@@ -4,8 +4,9 @@ import type { CommandRecord } from '../../domain/command.js';
 import { parseCommandType } from '../../domain/command.js';
 import { AppiaError } from '../../domain/errors.js';
 import { isCommandId, isUuid } from '../../domain/ids.js';
-import { MAX_TTL_MS, type CommandInput } from '../../service/engine.js';
-import { requireScope, type AppConfig, type AppDeps } from '../app.js';
+import { MAX_TTL_MS } from '../../core/context.js';
+import type { CommandInput } from '../../core/create.js';
+import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { tooDeep } from '../../domain/json.js';
 import { canonicalKeys, isAbsoluteUri } from '../input.js';
 import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseStatusFilter, parseTop } from '../odata.js';
@@ -13,34 +14,33 @@ import { representation } from '../representation-context.js';
 import { commandCollectionJson, commandEntityJson, historyJson, responsePayloadJson } from '../representation.js';
 import { CREATE_COMMAND_KEYS, CommandParams, CreateCommandBody, DeviceParams, ListQuery } from '../schemas.js';
 
-const COMMAND = ['Device.Command'] as const;
+const COMMAND = { scopes: SCOPES.command } as const;
 const MAX_WAIT_SECONDS = 60;
 
 /** DESIGN 2: commands of one of the caller's devices. */
 export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
-  const { engine } = deps;
-  const { store } = engine;
+  const { core } = deps;
 
   return async (app) => {
     app.post(
       '/me/devices/:deviceId/commands',
       {
         schema: { params: DeviceParams, body: CreateCommandBody },
+        config: COMMAND,
         preValidation: async (request) => {
           request.body = canonicalKeys(request.body, CREATE_COMMAND_KEYS) as typeof request.body;
         },
       },
       async (request, reply) => {
-        requireScope(request.principal, COMMAND);
-        const { userId } = request.principal;
+        const { userId } = request.caller;
         const { deviceId } = request.params;
-        const input = commandInput(request.body, engine.now(), config);
+        const input = commandInput(request.body, core.now(), config);
         const key = idempotencyKey(request);
         const wait = preferWait(request);
         // The store refuses a device that is not this user's (notFound) in the same transaction.
         if (!isUuid(deviceId)) throw new AppiaError('notFound', `device ${deviceId} was not found`);
-        let { command, created } = await engine.createCommand(userId, deviceId, input, key === undefined ? {} : { idempotencyKey: key });
-        if (wait !== undefined) command = (await engine.waitForFinal(userId, deviceId, command.id, wait * 1000)) ?? command;
+        let { command, created } = await core.createCommand(userId, deviceId, input, key === undefined ? {} : { idempotencyKey: key });
+        if (wait !== undefined) command = (await core.waitForFinal(userId, deviceId, command.id, wait * 1000)) ?? command;
         const location = `${baseUrl(request, config.publicUrl)}${request.url.split('?')[0]}/${command.id}`;
         if (wait !== undefined) reply.header('Preference-Applied', `wait=${wait}`);
         if (!created) reply.header('Idempotent-Replayed', 'true');
@@ -52,15 +52,14 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       },
     );
 
-    app.get('/me/devices/:deviceId/commands', { schema: { params: DeviceParams, querystring: ListQuery } }, async (request, reply) => {
-      requireScope(request.principal, COMMAND);
-      const { userId } = request.principal;
+    app.get('/me/devices/:deviceId/commands', { schema: { params: DeviceParams, querystring: ListQuery }, config: COMMAND }, async (request, reply) => {
+      const { userId } = request.caller;
       const { deviceId } = request.params;
       const limit = parseTop(request.query.$top);
       const status = parseStatusFilter(request.query.$filter);
       const position = decodeSkipToken(request.query.$skiptoken, (v): v is { b: string } => typeof v['b'] === 'string' && isCommandId(v['b']));
-      if (!isUuid(deviceId) || !(await store.getDevice(userId, deviceId))) throw new AppiaError('notFound', `device ${deviceId} was not found`);
-      const rows = await store.listCommands(userId, deviceId, {
+      if (!isUuid(deviceId) || !(await core.getDevice(userId, deviceId))) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+      const rows = await core.listCommands(userId, deviceId, {
         limit: limit + 1,
         ...(status ? { status } : {}),
         ...(position ? { beforeId: position.b } : {}),
@@ -72,18 +71,18 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
 
     // DESIGN 2: the seed also spells it `command/{id}`; serve that for GET of a command and its payload.
     for (const segment of ['commands', 'command']) {
-      app.get(`/me/devices/:deviceId/${segment}/:commandId`, { schema: { params: CommandParams } }, async (request, reply) => {
+      app.get(`/me/devices/:deviceId/${segment}/:commandId`, { schema: { params: CommandParams }, config: COMMAND }, async (request, reply) => {
         const { deviceId } = request.params;
         let command = await findCommand(request, deviceId, request.params.commandId);
         const wait = preferWait(request);
         if (wait !== undefined) {
-          command = (await engine.waitForFinal(request.principal.userId, deviceId, command.id, wait * 1000)) ?? command;
+          command = (await core.waitForFinal(request.caller.userId, deviceId, command.id, wait * 1000)) ?? command;
           reply.header('Preference-Applied', `wait=${wait}`);
         }
         return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
       });
 
-      app.get(`/me/devices/:deviceId/${segment}/:commandId/responsePayload`, { schema: { params: CommandParams } }, async (request, reply) => {
+      app.get(`/me/devices/:deviceId/${segment}/:commandId/responsePayload`, { schema: { params: CommandParams }, config: COMMAND }, async (request, reply) => {
         const command = await findCommand(request, request.params.deviceId, request.params.commandId);
         if (command.responsePayloadJson === null) {
           throw new AppiaError('notFound', `command ${command.id} has no response payload yet (status ${command.status})`);
@@ -92,17 +91,17 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       });
     }
 
-    app.post('/me/devices/:deviceId/commands/:commandId/cancel', { schema: { params: CommandParams } }, async (request, reply) => {
+    app.post('/me/devices/:deviceId/commands/:commandId/cancel', { schema: { params: CommandParams }, config: COMMAND }, async (request, reply) => {
       const { deviceId, commandId } = request.params;
       await findCommand(request, deviceId, commandId);
-      const command = await engine.cancel(request.principal.userId, deviceId, commandId);
+      const command = await core.cancelCommand(request.caller.userId, deviceId, commandId.toUpperCase());
       return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
     });
 
-    app.get('/me/devices/:deviceId/commands/:commandId/history', { schema: { params: CommandParams } }, async (request, reply) => {
+    app.get('/me/devices/:deviceId/commands/:commandId/history', { schema: { params: CommandParams }, config: COMMAND }, async (request, reply) => {
       const { deviceId } = request.params;
       const command = await findCommand(request, deviceId, request.params.commandId);
-      const history = await store.listHistory(command.id);
+      const history = await core.history(command.id);
       return reply.type('application/json').send({
         '@odata.context': representation(request, config).history(deviceId, command.id),
         value: history.map(historyJson),
@@ -111,9 +110,8 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
   };
 
   async function findCommand(request: FastifyRequest, deviceId: string, commandId: string): Promise<CommandRecord> {
-    requireScope(request.principal, COMMAND);
     const command =
-      isUuid(deviceId) && isCommandId(commandId) ? await store.getCommand(request.principal.userId, deviceId, commandId.toUpperCase()) : undefined;
+      isUuid(deviceId) && isCommandId(commandId) ? await core.getCommand(request.caller.userId, deviceId, commandId.toUpperCase()) : undefined;
     if (!command) throw new AppiaError('notFound', `command ${commandId} was not found on device ${deviceId}`);
     return command;
   }
@@ -129,7 +127,7 @@ type Body = {
   expirationDateTime?: string | null;
 };
 
-/** Checks a create body against DESIGN 2 and turns it into the engine's input. Nothing is stored on failure. */
+/** Checks a create body against DESIGN 2 and turns it into the core's input. Nothing is stored on failure. */
 export function commandInput(body: Body, now: number, config: AppConfig): CommandInput {
   const type = parseCommandType(body.type);
   if (!type) throw new AppiaError('badRequest', `type must be LaunchUri or AppService (got ${JSON.stringify(body.type)})`);

@@ -2,17 +2,17 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { subjects, type BusMessage } from '../../bus/bus.js';
 import type { HistoryEntry } from '../../domain/command.js';
 import { AppiaError } from '../../domain/errors.js';
 import { isCommandId, isUuid } from '../../domain/ids.js';
-import { isFinal } from '../../domain/status.js';
-import { requireScope, type AppConfig, type AppDeps } from '../app.js';
+import { isFinal } from '../../domain/policy.js';
+import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { isoTime } from '../representation.js';
 import { CommandParams } from '../schemas.js';
 
-const COMMAND = ['Device.Command'] as const;
 const PAGE = 500;
+/** how often a stream reads the store again without a wake-up */
+const RECHECK_MS = 2000;
 /** commands whose device id a /me/events stream remembers before it starts over */
 const DEVICE_CACHE = 10_000;
 
@@ -40,7 +40,7 @@ const EventsQuery = Type.Object({ lastEventId: Type.Optional(Type.String({ maxLe
  * so nothing that happens while it reads is missed.
  */
 export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPluginAsyncTypebox {
-  const { store, bus } = deps.engine;
+  const { core } = deps;
   const heartbeatMs = config.sseHeartbeatMs ?? 15_000;
   const open = new Set<EventStream>();
 
@@ -52,29 +52,29 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
 
     app.get(
       '/me/devices/:deviceId/commands/:commandId/events',
-      { schema: { params: CommandParams, querystring: EventsQuery } },
+      { schema: { params: CommandParams, querystring: EventsQuery }, config: { scopes: SCOPES.command } },
       async (request, reply) => {
-        requireScope(request.principal, COMMAND);
-        const { userId } = request.principal;
+        const { userId } = request.caller;
         const { deviceId } = request.params;
         const commandId = request.params.commandId.toUpperCase();
         const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
         const feed = new Feed(async (write) => {
-          const history = await store.listHistory(commandId);
+          const history = await core.history(commandId);
           for (const entry of history) write(entry, deviceId);
           return history.some((h) => isFinal(h.status)) ? 'done' : 'more';
         }, after ?? 0);
-        const subscription = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
-          if (m.kind === 'status' && m.commandId === commandId) feed.wake();
+        const subscription = core.watchUser(userId, (m) => {
+          if (m.commandId === commandId) feed.wake();
         });
         const unsubscribe = () => subscription.unsubscribe();
-        const command = isUuid(deviceId) && isCommandId(commandId) ? await store.getCommand(userId, deviceId, commandId) : undefined;
+        await subscription.ready;
+        const command = isUuid(deviceId) && isCommandId(commandId) ? await core.getCommand(userId, deviceId, commandId) : undefined;
         if (!command) {
           unsubscribe();
           throw new AppiaError('notFound', `command ${request.params.commandId} was not found on device ${deviceId}`);
         }
         // Resuming after the final event: there is nothing more to say.
-        const history = await store.listHistory(commandId);
+        const history = await core.history(commandId);
         const finalEntry = history.find((h) => isFinal(h.status));
         if (after !== undefined && finalEntry && finalEntry.id <= after) {
           unsubscribe();
@@ -84,14 +84,13 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       },
     );
 
-    app.get('/me/events', { schema: { querystring: EventsQuery } }, async (request, reply) => {
-      requireScope(request.principal, COMMAND);
-      const { userId } = request.principal;
+    app.get('/me/events', { schema: { querystring: EventsQuery }, config: { scopes: SCOPES.command } }, async (request, reply) => {
+      const { userId } = request.caller;
       const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
       const deviceOf = new Map<string, string>();
       const feed = new Feed(async (write) => {
         for (;;) {
-          const entries = await store.listUserHistorySince(userId, feed.lastId, PAGE);
+          const entries = await core.historySince(userId, feed.lastId, PAGE);
           for (const entry of entries) write(entry, await deviceIdOf(entry.commandId));
           if (entries.length < PAGE) return 'more';
         }
@@ -99,7 +98,7 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       async function deviceIdOf(commandId: string): Promise<string | null> {
         let deviceId = deviceOf.get(commandId);
         if (deviceId === undefined) {
-          deviceId = (await store.getCommandById(commandId))?.deviceId;
+          deviceId = await core.deviceOfCommand(commandId);
           if (deviceId === undefined) return null;
           remember(commandId, deviceId);
         }
@@ -109,13 +108,18 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         if (deviceOf.size >= DEVICE_CACHE) deviceOf.clear();
         deviceOf.set(commandId, deviceId);
       }
-      const subscription = bus.subscribe(subjects.user(userId), (m: BusMessage) => {
-        if (m.kind !== 'status') return;
+      const subscription = core.watchUser(userId, (m) => {
         remember(m.commandId, m.deviceId);
         // Without Last-Event-ID the stream starts at the first change after it opened.
         feed.startBefore(m.historyId);
         feed.wake();
       });
+      try {
+        await subscription.ready;
+      } catch (err) {
+        subscription.unsubscribe();
+        throw err;
+      }
       serve(request, reply, feed, () => subscription.unsubscribe());
     });
   };
@@ -123,7 +127,10 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
   /** Takes the response over from Fastify and streams the feed until either side ends it. */
   function serve(request: FastifyRequest, reply: FastifyReply, feed: Feed, unsubscribe: () => void): void {
     reply.hijack();
+    // Read again now and then without a wake-up: a lost bus message only delays an event (DESIGN 1).
+    const recheck = setInterval(() => feed.wake(), RECHECK_MS);
     const stream = new EventStream(reply.raw, heartbeatMs, () => {
+      clearInterval(recheck);
       unsubscribe();
       open.delete(stream);
     });

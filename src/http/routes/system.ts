@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { AppiaError } from '../../domain/errors.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../context.js';
 import { baseUrl } from '../odata.js';
 
 /** Liveness, readiness and the embedded issuer's well-known documents (DESIGN 5, 7). */
@@ -9,8 +9,7 @@ export function systemRoutes(deps: AppDeps, publicUrl: string | null): FastifyPl
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async () => {
       try {
-        await deps.engine.store.ping();
-        if (deps.ready) await deps.ready();
+        await deps.core.ready();
       } catch (cause) {
         throw new AppiaError('unavailable', 'a backing service is not reachable', { cause, retryAfter: 5 });
       }

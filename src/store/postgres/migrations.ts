@@ -27,13 +27,16 @@ const WAKE_AT_V1 = 'CASE WHEN due_at IS NOT NULL AND due_at < expires_at THEN du
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'users, devices, commands, history, idempotency keys',
+    name: 'users, devices, commands, history, idempotency keys, postback outbox',
     // Ids that are sorted or compared with < are COLLATE "C": byte order, the
     // order SQLite uses, whatever the database's locale.
     sql: `
       CREATE TABLE users (
-        id              TEXT COLLATE "C" PRIMARY KEY,
-        postback_secret TEXT
+        id                             TEXT COLLATE "C" PRIMARY KEY,
+        postback_secret                TEXT,
+        -- the secret before the last rotation, still signing until then (DESIGN 6)
+        postback_secret_previous       TEXT,
+        postback_secret_previous_until BIGINT
       );
 
       CREATE TABLE devices (
@@ -49,7 +52,9 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at   BIGINT NOT NULL,
         -- cleared when the device is removed, so the token stops working
         token_hash   TEXT UNIQUE,
-        removed_at   BIGINT
+        removed_at   BIGINT,
+        -- the device's latest connection (on any node): presence changes only from it
+        connection_id TEXT
       );
       CREATE INDEX devices_by_user ON devices (user_id, created_at, id) WHERE removed_at IS NULL;
       CREATE INDEX devices_present ON devices (id) WHERE ${PRESENT_DEVICE_V1};
@@ -104,8 +109,33 @@ export const MIGRATIONS: readonly Migration[] = [
         key        TEXT NOT NULL,
         command_id TEXT COLLATE "C" NOT NULL REFERENCES commands (id) DEFERRABLE INITIALLY DEFERRED,
         expires_at BIGINT NOT NULL,
+        -- what the key was first used for (device and body): a replay must match it
+        fingerprint TEXT,
         PRIMARY KEY (user_id, key)
       );
+
+      -- DESIGN 6: the postback outbox, written in the transaction of the change it reports
+      CREATE TABLE postbacks (
+        id                   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        command_id           TEXT COLLATE "C" NOT NULL REFERENCES commands (id),
+        user_id              TEXT COLLATE "C" NOT NULL,
+        sequence             INTEGER NOT NULL,
+        url                  TEXT NOT NULL,
+        record_json          TEXT NOT NULL,
+        state                TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts             INTEGER NOT NULL,
+        created_at           BIGINT NOT NULL,
+        next_attempt_at      BIGINT,
+        lease_until          BIGINT,
+        claim_token          TEXT,
+        first_attempt_at     BIGINT,
+        last_attempt_at      BIGINT,
+        last_response_status INTEGER,
+        last_error           TEXT,
+        delivered_at         BIGINT,
+        CONSTRAINT postbacks_by_command UNIQUE (command_id, sequence)
+      );
+      CREATE INDEX postbacks_due ON postbacks (next_attempt_at) WHERE state = 'pending';
     `,
   },
 ];

@@ -47,37 +47,27 @@ export class QueryRunner {
     return (await this.read<R>(query)).rows;
   }
 
-  /** A single write, in a transaction of its own (see the class comment). */
+  /** A single write, in a transaction of its own: BEGIN, it and COMMIT in one round trip (see the class comment). */
   write<R>(query: SqlQuery): Promise<SqlResult<R>> {
-    return this.#withConnection<SqlResult<R>>(async (client) => {
-      const [begin, statement, commit] = await Promise.allSettled([
-        client.query({ text: 'BEGIN' }),
-        client.query<R>(query),
-        client.query({ text: 'COMMIT' }),
-      ]);
-      if (begin.status === 'rejected') return failed(begin.reason, 'begin');
-      // a statement that failed aborted the transaction: its COMMIT rolled back
-      if (statement.status === 'rejected') return failed(statement.reason, 'commit');
-      if (commit.status === 'rejected') return failed(commit.reason, 'commit');
-      return { ok: true, value: statement.value };
-    }, false);
+    return this.transaction((tx) => tx.finish<R>(query));
   }
 
   /**
    * `work` in one transaction (READ COMMITTED) on one connection: committed
    * when it resolves, rolled back when it throws (its error is rethrown, as
-   * an AppiaError). `work` must only use the client it is given, and do
+   * an AppiaError). `work` must only use the transaction it is given, and do
    * nothing but statements: it may be run again. `readOnly`: it only reads,
    * so a lost connection may be retried even at COMMIT.
    */
-  transaction<T>(work: (client: SqlClient) => Promise<T>, readOnly = false): Promise<T> {
+  transaction<T>(work: (tx: Transaction) => Promise<T>, readOnly = false): Promise<T> {
     return this.#withConnection<T>(async (client) => {
       // BEGIN goes out with the work's first statement (node-postgres pipelines)
       const begin = client.query({ text: 'BEGIN' }).then(
         () => undefined,
         (err: unknown) => err,
       );
-      const working = work(client);
+      const tx = new PipelinedTransaction(client);
+      const working = work(tx);
       working.catch(() => undefined);
       const beginError = await begin;
       if (beginError !== undefined) return failed(beginError, 'begin');
@@ -85,10 +75,11 @@ export class QueryRunner {
       try {
         value = await working;
       } catch (err) {
+        if (tx.committing) return failed(err, readOnly ? 'work' : 'commit');
         return { ...failed(err, 'work'), discard: !(await rollback(client)) };
       }
       try {
-        await client.query({ text: 'COMMIT' });
+        await (tx.committing ?? client.query({ text: 'COMMIT' }));
       } catch (err) {
         return failed(err, readOnly ? 'work' : 'commit');
       }
@@ -144,6 +135,38 @@ export class QueryRunner {
     const forget = () => this.#inFlight.delete(running);
     running.then(forget, forget);
     return running;
+  }
+}
+
+/** A transaction's statements, as `work` sees them. */
+export interface Transaction extends SqlClient {
+  /**
+   * The transaction's last statement, sent together with COMMIT (one round
+   * trip less). If it fails, the COMMIT rolls back instead; nothing may be
+   * sent after it.
+   */
+  finish<R>(query: SqlQuery): Promise<SqlResult<R>>;
+}
+
+class PipelinedTransaction implements Transaction {
+  readonly #client: SqlClient;
+  /** the COMMIT sent by `finish` */
+  committing: Promise<unknown> | undefined;
+
+  constructor(client: SqlClient) {
+    this.#client = client;
+  }
+
+  query<R>(query: SqlQuery): Promise<SqlResult<R>> {
+    if (this.committing) return Promise.reject(new Error('a statement after the transaction finished'));
+    return this.#client.query<R>(query);
+  }
+
+  finish<R>(query: SqlQuery): Promise<SqlResult<R>> {
+    const last = this.query<R>(query);
+    this.committing = this.#client.query({ text: 'COMMIT' });
+    this.committing.catch(() => undefined);
+    return last;
   }
 }
 

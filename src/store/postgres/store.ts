@@ -1,31 +1,27 @@
 import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../../domain/device.js';
-import { AppiaError } from '../../domain/errors.js';
 import type { Status } from '../../domain/status.js';
-import { DEFAULT_IDEMPOTENCY_TTL_MS, NEW_DEVICE_STATUS, historyEntry, newCommandRecord, newDeviceRecord } from '../sql-shared.js';
+import { NEW_DEVICE_STATUS, newDeviceRecord, postbackEntry } from '../sql-shared.js';
 import type {
+  ChainResult,
   CommandQuery,
   CreateOptions,
   CreateResult,
   NewCommand,
   NewDevice,
+  PostbackEntry,
+  PostbackOutcome,
+  PostbackSecrets,
   StatusChange,
   Store,
-  TransitionResult,
 } from '../store.js';
-import { type SqlClient, type SqlPool, openPool } from './client.js';
+import { type SqlPool, openPool } from './client.js';
 import { startupFailure } from './errors.js';
+import { LOCK_FEED_FOR_READING } from './feed.js';
 import { runMigrations } from './migrations.js';
 import { QueryRunner } from './runner.js';
-import {
-  type DeviceOwner,
-  SQL,
-  type StatementName,
-  type TransitionRow,
-  changeMask,
-  transitionSql,
-  transitionValues,
-} from './statements.js';
+import type { StatementName } from './statements.js';
+import { PostgresWrites, statement } from './writes.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (any libpq-style URL node-postgres accepts) */
@@ -88,18 +84,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 /**
  * The Store on PostgreSQL (node-postgres Pool). Each operation is one
- * statement, or one transaction on one pooled connection; what SQLite's
- * single writer gave for free, row locks and compare-and-set statements give
- * here (each method says how).
+ * statement, or one transaction on one pooled connection (writes.ts); what
+ * SQLite's single writer gave for free, row locks, compare-and-set
+ * statements and the feed lock (feed.ts) give here.
  */
 export class PostgresStore implements Store {
   readonly #db: QueryRunner;
-  readonly #now: () => number;
+  readonly #writes: PostgresWrites;
 
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
     this.#db = db;
-    this.#now = now;
+    this.#writes = new PostgresWrites(db, now);
   }
 
   // ---- devices ----
@@ -107,19 +103,21 @@ export class PostgresStore implements Store {
   createDevice(device: NewDevice): Promise<DeviceRecord> {
     return this.#db.transaction(async (tx) => {
       // a user row exists for every owner, so devices can reference it
-      await run(tx, 'ensureUser', [device.userId]);
-      await run(tx, 'insertDevice', [
-        device.id,
-        device.userId,
-        device.name,
-        device.kind,
-        device.platform,
-        device.model,
-        device.manufacturer,
-        NEW_DEVICE_STATUS,
-        device.tokenHash,
-        device.createdAt,
-      ]);
+      void tx.query(statement('ensureUser', [device.userId])).catch(() => undefined);
+      await tx.finish(
+        statement('insertDevice', [
+          device.id,
+          device.userId,
+          device.name,
+          device.kind,
+          device.platform,
+          device.model,
+          device.manufacturer,
+          NEW_DEVICE_STATUS,
+          device.tokenHash,
+          device.createdAt,
+        ]),
+      );
       return newDeviceRecord(device);
     });
   }
@@ -136,9 +134,13 @@ export class PostgresStore implements Store {
     return this.#read('listDevices', [userId, page.limit, page.offset]);
   }
 
-  async setDevicePresence(deviceId: string, status: DeviceStatus, lastSeenAt: number): Promise<void> {
-    // setting the same values twice is one setting: it may be repeated like a read
-    await this.#db.read(statement('setDevicePresence', [status, lastSeenAt, deviceId]));
+  // Presence writes set the same values when repeated: they may be retried like reads.
+  async connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean> {
+    return ((await this.#db.read(statement('connectDevice', [at, connectionId, deviceId]))).rowCount ?? 0) > 0;
+  }
+
+  async setDevicePresence(deviceId: string, connectionId: string, status: DeviceStatus, at: number): Promise<boolean> {
+    return ((await this.#db.read(statement('setDevicePresence', [status, at, deviceId, connectionId]))).rowCount ?? 0) > 0;
   }
 
   async removeDevice(userId: string, deviceId: string, at: number): Promise<boolean> {
@@ -148,46 +150,7 @@ export class PostgresStore implements Store {
   // ---- commands ----
 
   createCommand(command: NewCommand, options?: CreateOptions): Promise<CreateResult> {
-    return this.#db.transaction(async (tx) => {
-      const key = options?.idempotencyKey;
-      if (key !== undefined) {
-        // DESIGN 2: a retried create with the same key returns the first command
-        const keyExpiresAt = options?.idempotencyExpiresAt ?? command.createdAt + DEFAULT_IDEMPOTENCY_TTL_MS;
-        const claim = await run(tx, 'claimIdempotencyKey', [command.userId, key, command.id, keyExpiresAt, this.#now()]);
-        if (claim.rowCount === 0) {
-          const [first] = await rows<CommandRecord>(tx, 'idempotentCommand', [command.userId, key]);
-          if (first === undefined) throw new AppiaError('internal', `idempotency key without its command`);
-          return { command: first, created: false };
-        }
-      }
-      const maxOpen = options?.maxOpen ?? 0;
-      const [owner] = await rows<DeviceOwner>(tx, maxOpen > 0 ? 'deviceForLimitedCreate' : 'deviceForCreate', [command.deviceId]);
-      if (owner === undefined || owner.userId !== command.userId || owner.removedAt !== null) {
-        throw new AppiaError('notFound', `device ${command.deviceId} not found`);
-      }
-      // counted under the device's row lock: a racing create waits, then counts this one
-      if (maxOpen > 0 && (await rows<{ open: number }>(tx, 'countOpen', [command.deviceId]))[0]!.open >= maxOpen) {
-        throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
-      }
-      const [entry] = await rows<{ id: number }>(tx, 'insertCommand', [
-        command.id,
-        command.userId,
-        command.deviceId,
-        command.type,
-        command.payloadJson,
-        command.appServiceName,
-        command.packageFamilyName,
-        command.permissionTicket,
-        command.postBackUri,
-        command.createdAt,
-        command.expiresAt,
-      ]);
-      return {
-        command: newCommandRecord(command),
-        history: historyEntry(entry!.id, command.id, 1, 'requesting', command.createdAt, null),
-        created: true,
-      };
-    });
+    return this.#writes.createCommand(command, options);
   }
 
   async getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {
@@ -209,15 +172,8 @@ export class PostgresStore implements Store {
     return this.#read('listOpenCommands', [deviceId]);
   }
 
-  async transitionCommand(change: StatusChange): Promise<TransitionResult | undefined> {
-    const mask = changeMask(change);
-    const query = { name: `transition_${mask}`, text: transitionSql(mask), values: transitionValues(change) };
-    const [row] = (await this.#db.write<TransitionRow>(query)).rows;
-    if (row === undefined) return undefined;
-    return {
-      command: commandRecord(row),
-      history: historyEntry(row.historyId, row.id, row.sequence, row.status, row.lastModifiedAt, change.detail ?? null),
-    };
+  transitionChain(changes: readonly StatusChange[]): Promise<ChainResult> {
+    return this.#writes.transitionChain(changes);
   }
 
   async claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean> {
@@ -239,18 +195,40 @@ export class PostgresStore implements Store {
   }
 
   listUserHistorySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]> {
-    // the feed lock first, then the snapshot: no entry below one returned can still commit (statements.ts)
+    // the feed lock first, then the snapshot: no entry below one returned can still commit (feed.ts)
     return this.#db.transaction(async (tx) => {
-      await run(tx, 'lockFeed', [userId]);
-      return rows<HistoryEntry>(tx, 'listUserHistorySince', [userId, afterId, limit]);
+      void tx.query({ name: 'lockFeed', text: LOCK_FEED_FOR_READING, values: [userId] }).catch(() => undefined);
+      return (await tx.finish<HistoryEntry>(statement('listUserHistorySince', [userId, afterId, limit]))).rows;
     }, true);
+  }
+
+  // ---- postbacks ----
+
+  claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
+    return this.#writes.claimPostbacks(now, limit, leaseMs);
+  }
+
+  recordPostbackAttempt(id: number, claimToken: string, outcome: PostbackOutcome): Promise<boolean> {
+    return this.#writes.recordPostbackAttempt(id, claimToken, outcome);
+  }
+
+  async listPostbacks(commandId: string): Promise<PostbackEntry[]> {
+    return (await this.#read<Omit<PostbackEntry, 'webhookId'>>('listPostbacks', [commandId])).map(postbackEntry);
+  }
+
+  async postbackDepth(): Promise<number> {
+    return (await this.#read<{ depth: number }>('postbackDepth', []))[0]!.depth;
   }
 
   // ---- users ----
 
-  async ensurePostbackSecret(userId: string, candidate: string): Promise<string> {
-    // offering the same candidate again returns the same secret: it may be repeated like a read
-    return (await this.#db.rows<{ secret: string }>(statement('ensurePostbackSecret', [userId, candidate])))[0]!.secret;
+  async ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets> {
+    // offering the same candidate again answers the same: it may be retried like a read
+    return (await this.#read<PostbackSecrets>('ensurePostbackSecrets', [userId, candidate]))[0]!;
+  }
+
+  async rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets> {
+    return (await this.#db.write<PostbackSecrets>(statement('rotatePostbackSecret', [userId, next, previousUntil]))).rows[0]!;
   }
 
   // ---- lifecycle of the store ----
@@ -267,40 +245,4 @@ export class PostgresStore implements Store {
   #read<R>(name: StatementName, values: readonly unknown[]): Promise<R[]> {
     return this.#db.rows<R>(statement(name, values));
   }
-}
-
-function statement(name: StatementName, values: readonly unknown[]) {
-  return { name, text: SQL[name], values };
-}
-
-function run(tx: SqlClient, name: StatementName, values: readonly unknown[]) {
-  return tx.query(statement(name, values));
-}
-
-async function rows<R>(tx: SqlClient, name: StatementName, values: readonly unknown[]): Promise<R[]> {
-  return (await tx.query<R>(statement(name, values))).rows;
-}
-
-/** the command fields of a row that carries more (a record compares equal only with exactly its fields) */
-function commandRecord(row: CommandRecord): CommandRecord {
-  return {
-    id: row.id,
-    userId: row.userId,
-    deviceId: row.deviceId,
-    type: row.type,
-    payloadJson: row.payloadJson,
-    appServiceName: row.appServiceName,
-    packageFamilyName: row.packageFamilyName,
-    permissionTicket: row.permissionTicket,
-    postBackUri: row.postBackUri,
-    status: row.status,
-    error: row.error,
-    responsePayloadJson: row.responsePayloadJson,
-    customStatus: row.customStatus,
-    createdAt: row.createdAt,
-    lastModifiedAt: row.lastModifiedAt,
-    expiresAt: row.expiresAt,
-    attempts: row.attempts,
-    dueAt: row.dueAt,
-  };
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { OPEN_COMMAND, PRESENT_DEVICE, WAKE_AT } from '../sql-shared.js';
+import { PRESENT_DEVICE, WAKE_AT } from '../sql-shared.js';
 
 /**
  * The SQLite schema as an ordered list of migrations. A migration, once
@@ -20,6 +20,16 @@ export interface Migration {
  */
 const OPEN_COMMAND_V1 =
   "status NOT IN ('completed', 'failedToSend', 'executionFailed', 'commandDropped', 'canceled', 'expired', 'error')";
+
+/**
+ * The partial-index condition of migration 3. Queries repeat it as
+ * sql-shared's OPEN_COMMAND (built from the domain's policy); a test holds the
+ * two equal, since SQLite uses a partial index only for a query that
+ * contains the index's WHERE terms itself.
+ */
+export const OPEN_COMMAND_V3 =
+  "status <> 'completed' AND status <> 'failedToSend' AND status <> 'executionFailed' AND status <> 'commandDropped'" +
+  " AND status <> 'canceled' AND status <> 'expired' AND status <> 'error'";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -113,8 +123,42 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       DROP INDEX commands_open_by_device;
       DROP INDEX commands_open_by_wake;
-      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND};
-      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND};
+      CREATE INDEX commands_open_by_device ON commands (device_id, id, status) WHERE ${OPEN_COMMAND_V3};
+      CREATE INDEX commands_open_by_wake ON commands (wake_at) WHERE ${OPEN_COMMAND_V3};
+    `,
+  },
+  {
+    version: 4,
+    name: 'connection identity, idempotency fingerprints, postback outbox and secret rotation',
+    sql: `
+      -- the device's latest connection: presence changes only from it
+      ALTER TABLE devices ADD COLUMN connection_id TEXT;
+      -- what a key was first used for (device and body): a replay must match it
+      ALTER TABLE idempotency_keys ADD COLUMN fingerprint TEXT;
+      ALTER TABLE users ADD COLUMN postback_secret_previous TEXT;
+      ALTER TABLE users ADD COLUMN postback_secret_previous_until INTEGER;
+
+      CREATE TABLE postbacks (
+        id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id           TEXT NOT NULL REFERENCES commands (id),
+        user_id              TEXT NOT NULL,
+        sequence             INTEGER NOT NULL,
+        url                  TEXT NOT NULL,
+        record_json          TEXT NOT NULL,
+        state                TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts             INTEGER NOT NULL,
+        created_at           INTEGER NOT NULL,
+        next_attempt_at      INTEGER,
+        lease_until          INTEGER,
+        claim_token          TEXT,
+        first_attempt_at     INTEGER,
+        last_attempt_at      INTEGER,
+        last_response_status INTEGER,
+        last_error           TEXT,
+        delivered_at         INTEGER
+      ) STRICT;
+      CREATE UNIQUE INDEX postbacks_by_command ON postbacks (command_id, sequence);
+      CREATE INDEX postbacks_due ON postbacks (next_attempt_at) WHERE state = 'pending';
     `,
   },
 ];

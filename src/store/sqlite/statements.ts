@@ -1,7 +1,19 @@
 import type Database from 'better-sqlite3';
 import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord } from '../../domain/device.js';
-import { COMMAND_COLUMNS, DEVICE_COLUMNS, HISTORY_COLUMNS, OPEN_COMMAND, PRESENT_DEVICE } from '../sql-shared.js';
+import {
+  AWAITING_DELIVERY_SQL,
+  COMMAND_COLUMNS,
+  DEVICE_COLUMNS,
+  HISTORY_COLUMNS,
+  OPEN_COMMAND,
+  POSTBACK_COLUMNS,
+  PRESENT_DEVICE,
+} from '../sql-shared.js';
+import type { PostbackEntry } from '../store.js';
+
+const SECRET_COLUMNS =
+  'postback_secret AS "current", postback_secret_previous AS "previous", postback_secret_previous_until AS "previousUntil"';
 
 /**
  * Every statement the SQLite store runs, as text (so a test can check each
@@ -10,9 +22,15 @@ import { COMMAND_COLUMNS, DEVICE_COLUMNS, HISTORY_COLUMNS, OPEN_COMMAND, PRESENT
 export const SQL = {
   // ---- users ----
   ensureUser: 'INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING',
-  ensurePostbackSecret: `INSERT INTO users (id, postback_secret) VALUES (?, ?)
+  ensurePostbackSecrets: `INSERT INTO users (id, postback_secret) VALUES (?, ?)
     ON CONFLICT (id) DO UPDATE SET postback_secret = coalesce(users.postback_secret, excluded.postback_secret)
-    RETURNING postback_secret`,
+    RETURNING ${SECRET_COLUMNS}`,
+  // the current secret becomes the previous one, which keeps signing until the given time
+  rotatePostbackSecret: `INSERT INTO users (id, postback_secret) VALUES (?, ?)
+    ON CONFLICT (id) DO UPDATE SET postback_secret_previous = users.postback_secret,
+      postback_secret_previous_until = CASE WHEN users.postback_secret IS NULL THEN NULL ELSE ? END,
+      postback_secret = excluded.postback_secret
+    RETURNING ${SECRET_COLUMNS}`,
 
   // ---- devices ----
   insertDevice: `INSERT INTO devices (id, user_id, name, kind, platform, model, manufacturer, status, token_hash, created_at)
@@ -21,7 +39,10 @@ export const SQL = {
   findDeviceByTokenHash: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ? AND removed_at IS NULL`,
   listDevices: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND removed_at IS NULL
     ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
-  setDevicePresence: 'UPDATE devices SET status = ?, last_seen_at = ? WHERE id = ? AND removed_at IS NULL',
+  connectDevice: `UPDATE devices SET status = 'Online', last_seen_at = ?, connection_id = ?
+    WHERE id = ? AND removed_at IS NULL`,
+  setDevicePresence: `UPDATE devices SET status = ?, last_seen_at = ?
+    WHERE id = ? AND connection_id = ? AND removed_at IS NULL`,
   removeDevice: `UPDATE devices SET removed_at = ?, token_hash = NULL, status = 'Offline'
     WHERE id = ? AND user_id = ? AND removed_at IS NULL`,
   deviceOwner: 'SELECT user_id AS "userId", removed_at AS "removedAt" FROM devices WHERE id = ?',
@@ -29,7 +50,7 @@ export const SQL = {
   // ---- commands ----
   insertCommand: `INSERT INTO commands (id, user_id, device_id, type, payload_json, app_service_name, package_family_name,
       permission_ticket, post_back_uri, status, created_at, last_modified_at, expires_at, attempts, last_sequence)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'requesting', ?, ?, ?, 0, 1)`,
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1)`,
   countOpen: `SELECT count(*) FROM commands WHERE device_id = ? AND ${OPEN_COMMAND}`,
   getCommand: `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = ? AND user_id = ? AND device_id = ?`,
   getCommandById: `SELECT ${COMMAND_COLUMNS} FROM commands WHERE id = ?`,
@@ -47,7 +68,7 @@ export const SQL = {
   // devices_present drives it: only present devices' open commands are looked at
   listUndelivered: `SELECT ${COMMAND_COLUMNS} FROM commands
     WHERE device_id IN (SELECT id FROM devices WHERE ${PRESENT_DEVICE})
-      AND ${OPEN_COMMAND} AND status IN ('requesting', 'retry') AND due_at IS NULL AND last_modified_at <= ?
+      AND ${OPEN_COMMAND} AND ${AWAITING_DELIVERY_SQL} AND due_at IS NULL AND last_modified_at <= ?
     LIMIT ?`,
 
   // ---- history ----
@@ -57,11 +78,30 @@ export const SQL = {
     ORDER BY id LIMIT ?`,
 
   // ---- idempotency ----
-  findIdempotent: `SELECT ${prefixed(COMMAND_COLUMNS, 'c')} FROM idempotency_keys k JOIN commands c ON c.id = k.command_id
+  findIdempotent: `SELECT ${prefixed(COMMAND_COLUMNS, 'c')}, k.fingerprint FROM idempotency_keys k JOIN commands c ON c.id = k.command_id
     WHERE k.user_id = ? AND k.key = ? AND k.expires_at > ?`,
   // an expired key may be taken again
-  putIdempotencyKey: `INSERT INTO idempotency_keys (user_id, key, command_id, expires_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (user_id, key) DO UPDATE SET command_id = excluded.command_id, expires_at = excluded.expires_at`,
+  putIdempotencyKey: `INSERT INTO idempotency_keys (user_id, key, command_id, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (user_id, key) DO UPDATE SET command_id = excluded.command_id, expires_at = excluded.expires_at,
+      fingerprint = excluded.fingerprint`,
+
+  // ---- postbacks ----
+  insertPostback: `INSERT INTO postbacks (command_id, user_id, sequence, url, record_json, state, attempts, created_at, next_attempt_at)
+    VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+  // the head of each command's queue only: entry n+1 waits for n (DESIGN 6, in order per command)
+  duePostbacks: `SELECT ${POSTBACK_COLUMNS} FROM postbacks p
+    WHERE state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+      AND NOT EXISTS (SELECT 1 FROM postbacks q WHERE q.command_id = p.command_id AND q.state = 'pending' AND q.sequence < p.sequence)
+    ORDER BY next_attempt_at LIMIT ?`,
+  leasePostback: 'UPDATE postbacks SET lease_until = ?, claim_token = ? WHERE id = ?',
+  recordPostbackAttempt: `UPDATE postbacks SET state = ?, attempts = attempts + 1, last_attempt_at = ?, first_attempt_at = coalesce(first_attempt_at, ?), last_response_status = ?,
+      last_error = ?, next_attempt_at = ?, delivered_at = ?, lease_until = NULL, claim_token = NULL
+    WHERE id = ? AND claim_token = ? AND state = 'pending'
+    RETURNING command_id AS "commandId", sequence`,
+  noteInHistory: `UPDATE command_history SET detail = CASE WHEN detail IS NULL THEN ? ELSE detail || '; ' || ? END
+    WHERE command_id = ? AND sequence = ?`,
+  listPostbacks: `SELECT ${POSTBACK_COLUMNS} FROM postbacks WHERE command_id = ? ORDER BY sequence`,
+  postbackDepth: `SELECT count(*) FROM postbacks WHERE state = 'pending'`,
 
   ping: 'SELECT 1',
 } as const;
@@ -95,7 +135,7 @@ export type CommandRow = [
   dueAt: number | null,
 ];
 
-export function commandFromRow(row: CommandRow | ChangeSourceRow): CommandRecord {
+export function commandFromRow(row: CommandRow | ChangeSourceRow | IdempotentRow): CommandRecord {
   return {
     id: row[0],
     userId: row[1],
@@ -123,6 +163,10 @@ export function commandsFromRows(rows: CommandRow[]): CommandRecord[] {
   for (let i = 0; i < rows.length; i++) commands[i] = commandFromRow(rows[i]!);
   return commands;
 }
+
+/** `findIdempotent`: the first command, then the fingerprint its key was stored with */
+export type IdempotentRow = [...CommandRow, fingerprint: string | null];
+export const IDEMPOTENT_FINGERPRINT = 18;
 
 /** `commandForChange`: the command, then its rowid and the sequence of its latest history entry */
 export type ChangeSourceRow = [...CommandRow, rowid: number, lastSequence: number];
@@ -163,21 +207,25 @@ export function transitionSql(mask: number): string {
 }
 
 type S<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+type SecretsRow = { current: string; previous: string | null; previousUntil: number | null };
+type PostbackRow = Omit<PostbackEntry, 'webhookId'>;
 type Text = string;
 type Nullable = string | null;
 
 export interface Statements {
   readonly ensureUser: S<[Text]>;
-  readonly ensurePostbackSecret: S<[Text, Text], string>;
+  readonly ensurePostbackSecrets: S<[Text, Text], SecretsRow>;
+  readonly rotatePostbackSecret: S<[Text, Text, number], SecretsRow>;
   readonly insertDevice: S<[Text, Text, Text, Nullable, Nullable, Nullable, Nullable, Text, Text, number]>;
   readonly getDevice: S<[Text, Text], DeviceRecord>;
   readonly findDeviceByTokenHash: S<[Text], DeviceRecord>;
   readonly listDevices: S<[Text, number, number], DeviceRecord>;
-  readonly setDevicePresence: S<[Text, number, Text]>;
+  readonly connectDevice: S<[number, Text, Text]>;
+  readonly setDevicePresence: S<[Text, number, Text, Text]>;
   readonly removeDevice: S<[number, Text, Text]>;
   readonly deviceOwner: S<[Text], DeviceOwner>;
   readonly insertCommand: S<
-    [Text, Text, Text, Text, Nullable, Nullable, Nullable, Nullable, Nullable, number, number, number]
+    [Text, Text, Text, Text, Nullable, Nullable, Nullable, Nullable, Nullable, Text, number, number, number]
   >;
   readonly countOpen: S<[Text], number>;
   readonly getCommand: S<[Text, Text, Text], CommandRow>;
@@ -192,8 +240,18 @@ export interface Statements {
   readonly insertHistory: S<[Text, Text, number, Text, number, Nullable]>;
   readonly listHistory: S<[Text], HistoryEntry>;
   readonly listUserHistorySince: S<[Text, number, number], HistoryEntry>;
-  readonly findIdempotent: S<[Text, Text, number], CommandRow>;
-  readonly putIdempotencyKey: S<[Text, Text, Text, number]>;
+  readonly findIdempotent: S<[Text, Text, number], IdempotentRow>;
+  readonly putIdempotencyKey: S<[Text, Text, Text, number, Nullable]>;
+  readonly insertPostback: S<[Text, Text, number, Text, Text, number, number]>;
+  readonly duePostbacks: S<[number, number, number], PostbackRow>;
+  readonly leasePostback: S<[number, Text, number]>;
+  readonly recordPostbackAttempt: S<
+    [Text, number, number, number | null, Nullable, number | null, number | null, number, Text],
+    { commandId: string; sequence: number }
+  >;
+  readonly noteInHistory: S<[Text, Text, Text, number]>;
+  readonly listPostbacks: S<[Text], PostbackRow>;
+  readonly postbackDepth: S<[], number>;
   readonly ping: S<[], number>;
 }
 
@@ -201,7 +259,7 @@ export function prepareStatements(db: Database.Database): Statements {
   const prepared: Record<string, Database.Statement> = {};
   for (const [name, sql] of Object.entries(SQL)) prepared[name] = db.prepare(sql);
   // single-value reads hand back the value itself
-  for (const name of ['ensurePostbackSecret', 'countOpen', 'ping'] as const) prepared[name]!.pluck();
+  for (const name of ['countOpen', 'postbackDepth', 'ping'] as const) prepared[name]!.pluck();
   for (const name of COMMAND_READS) prepared[name]!.raw();
   return prepared as unknown as Statements;
 }

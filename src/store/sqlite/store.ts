@@ -3,79 +3,30 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../../domain/device.js';
-import { AppiaError } from '../../domain/errors.js';
 import type { Status } from '../../domain/status.js';
-import {
-  DEFAULT_IDEMPOTENCY_TTL_MS,
-  NEW_DEVICE_STATUS,
-  historyEntry,
-  newCommandRecord,
-  newDeviceRecord,
-} from '../sql-shared.js';
+import { postbackEntry } from '../sql-shared.js';
 import type {
+  ChainResult,
   CommandQuery,
   CreateOptions,
   CreateResult,
   NewCommand,
   NewDevice,
+  PostbackEntry,
+  PostbackOutcome,
+  PostbackSecrets,
   StatusChange,
   Store,
-  TransitionResult,
 } from '../store.js';
 import { BACKSTOP_FRAMES, BackgroundCheckpointer, DEFAULT_AUTOCHECKPOINT_FRAMES } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runMigrations } from './migrations.js';
-import {
-  CHANGE_LAST_SEQUENCE,
-  CHANGE_ROWID,
-  type CommandRow,
-  SET_ATTEMPTS,
-  SET_CUSTOM_STATUS,
-  SET_DUE_AT,
-  SET_ERROR,
-  SET_RESPONSE,
-  type Statements,
-  TRANSITION_FIELDS,
-  commandFromRow,
-  commandsFromRows,
-  prepareStatements,
-  transitionSql,
-} from './statements.js';
+import { type CommandRow, type Statements, commandFromRow, commandsFromRows, prepareStatements } from './statements.js';
+import { closedError, storeError } from './errors.js';
+import type { SqlitePragmas, SqliteStoreOptions } from './options.js';
+import { SqliteWrites } from './writes.js';
 
-export interface SqliteStoreOptions {
-  /** the database file (its folder is created if missing), or ':memory:' */
-  readonly path: string;
-  /**
-   * FULL (the default): a write is on disk when its promise resolves.
-   * NORMAL: it survives a crash of the process but not of the machine (WAL
-   * is synced at checkpoints only); several times more writes per second.
-   */
-  readonly synchronous?: 'FULL' | 'NORMAL';
-  /** the clock that decides whether an idempotency key has expired */
-  readonly now?: () => number;
-  /** most writes committed in one transaction (default 1000) */
-  readonly maxBatch?: number;
-  /** how long a write waits for a lock held by another connection (default 5000 ms) */
-  readonly busyTimeoutMs?: number;
-  /**
-   * Who copies the WAL back into the database file. 'background' (the
-   * default): a worker thread (checkpointer.ts), so commits never stall on
-   * it. 'inline': SQLite's automatic checkpoint inside COMMIT, every 1000
-   * pages. A ':memory:' database has no WAL.
-   */
-  readonly checkpoint?: 'background' | 'inline';
-}
-
-/** The connection settings a SqliteStore runs with, as SQLite reports them. */
-export interface SqlitePragmas {
-  readonly journalMode: string;
-  readonly foreignKeys: boolean;
-  readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
-  readonly busyTimeoutMs: number;
-  readonly tempStore: 'DEFAULT' | 'FILE' | 'MEMORY';
-  /** WAL pages after which a commit also checkpoints (the backstop while a background checkpointer runs) */
-  readonly walAutocheckpoint: number;
-}
+export type { SqlitePragmas, SqliteStoreOptions } from './options.js';
 
 /**
  * Opens (creating and migrating if needed) the embedded SQLite store.
@@ -126,12 +77,11 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #s: Statements;
   readonly #writes: GroupCommit;
-  readonly #now: () => number;
   readonly #checkpointer: BackgroundCheckpointer | undefined;
   #closed = false;
 
-  /** the status-change UPDATE for each set of changed fields (a TRANSITION_FIELDS mask), prepared when first needed */
-  readonly #transitionStatements: (Database.Statement | undefined)[] = new Array(1 << TRANSITION_FIELDS.length);
+  /** the writes themselves, run inside a batch */
+  readonly #w: SqliteWrites;
 
   /** use openSqliteStore */
   constructor(
@@ -143,7 +93,7 @@ export class SqliteStore implements Store {
   ) {
     this.#db = db;
     this.#s = prepareStatements(db);
-    this.#now = options.now ?? Date.now;
+    this.#w = new SqliteWrites(db, this.#s, options.now ?? Date.now);
     const checkpointer = options.backgroundCheckpoint
       ? new BackgroundCheckpointer({
           ...options.backgroundCheckpoint,
@@ -162,7 +112,7 @@ export class SqliteStore implements Store {
   // ---- devices ----
 
   createDevice(device: NewDevice): Promise<DeviceRecord> {
-    return this.#write(() => this.#insertDevice(device), true);
+    return this.#write(() => this.#w.insertDevice(device), true);
   }
 
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -177,10 +127,12 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#s.listDevices.all(userId, page.limit, page.offset));
   }
 
-  setDevicePresence(deviceId: string, status: DeviceStatus, lastSeenAt: number): Promise<void> {
-    return this.#write(() => {
-      this.#s.setDevicePresence.run(status, lastSeenAt, deviceId);
-    });
+  connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean> {
+    return this.#write(() => this.#s.connectDevice.run(at, connectionId, deviceId).changes > 0);
+  }
+
+  setDevicePresence(deviceId: string, connectionId: string, status: DeviceStatus, at: number): Promise<boolean> {
+    return this.#write(() => this.#s.setDevicePresence.run(status, at, deviceId, connectionId).changes > 0);
   }
 
   removeDevice(userId: string, deviceId: string, at: number): Promise<boolean> {
@@ -190,7 +142,7 @@ export class SqliteStore implements Store {
   // ---- commands ----
 
   createCommand(command: NewCommand, options?: CreateOptions): Promise<CreateResult> {
-    return this.#write(() => this.#insertCommand(command, options), true);
+    return this.#write(() => this.#w.insertCommand(command, options), true);
   }
 
   getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {
@@ -214,8 +166,8 @@ export class SqliteStore implements Store {
     return this.#read(() => commandsFromRows(this.#s.listOpenCommands.all(deviceId)));
   }
 
-  transitionCommand(change: StatusChange): Promise<TransitionResult | undefined> {
-    return this.#write(() => this.#applyTransition(change), true);
+  transitionChain(changes: readonly StatusChange[]): Promise<ChainResult> {
+    return this.#write(() => this.#w.transitionChain(changes), true);
   }
 
   claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean> {
@@ -240,10 +192,32 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#s.listUserHistorySince.all(userId, afterId, limit));
   }
 
+  // ---- postbacks ----
+
+  claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
+    return this.#write(() => this.#w.claimPostbacks(now, limit, leaseMs), true);
+  }
+
+  recordPostbackAttempt(id: number, claimToken: string, outcome: PostbackOutcome): Promise<boolean> {
+    return this.#write(() => this.#w.recordPostbackAttempt(id, claimToken, outcome), true);
+  }
+
+  listPostbacks(commandId: string): Promise<PostbackEntry[]> {
+    return this.#read(() => this.#s.listPostbacks.all(commandId).map(postbackEntry));
+  }
+
+  postbackDepth(): Promise<number> {
+    return this.#read(() => this.#s.postbackDepth.get()!);
+  }
+
   // ---- users ----
 
-  ensurePostbackSecret(userId: string, candidate: string): Promise<string> {
-    return this.#write(() => this.#s.ensurePostbackSecret.get(userId, candidate)!);
+  ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets> {
+    return this.#write(() => this.#s.ensurePostbackSecrets.get(userId, candidate)!);
+  }
+
+  rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets> {
+    return this.#write(() => this.#s.rotatePostbackSecret.get(userId, next, previousUntil)!);
   }
 
   // ---- lifecycle of the store ----
@@ -282,112 +256,6 @@ export class SqliteStore implements Store {
     return this.#checkpointer?.running ?? false;
   }
 
-  // ---- the writes themselves (run inside a batch) ----
-
-  #insertDevice(device: NewDevice): DeviceRecord {
-    // a user row exists for every owner, so devices can reference it
-    this.#s.ensureUser.run(device.userId);
-    this.#s.insertDevice.run(
-      device.id,
-      device.userId,
-      device.name,
-      device.kind,
-      device.platform,
-      device.model,
-      device.manufacturer,
-      NEW_DEVICE_STATUS,
-      device.tokenHash,
-      device.createdAt,
-    );
-    return newDeviceRecord(device);
-  }
-
-  #insertCommand(command: NewCommand, options: CreateOptions | undefined): CreateResult {
-    const key = options?.idempotencyKey;
-    if (key !== undefined) {
-      // DESIGN 2: a retried create with the same key returns the first command
-      const first = this.#s.findIdempotent.get(command.userId, key, this.#now());
-      if (first !== undefined) return { command: commandFromRow(first), created: false };
-    }
-    const owner = this.#s.deviceOwner.get(command.deviceId);
-    if (owner === undefined || owner.userId !== command.userId || owner.removedAt !== null) {
-      throw new AppiaError('notFound', `device ${command.deviceId} not found`);
-    }
-    const maxOpen = options?.maxOpen ?? 0;
-    if (maxOpen > 0 && this.#s.countOpen.get(command.deviceId)! >= maxOpen) {
-      throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
-    }
-    this.#s.insertCommand.run(
-      command.id,
-      command.userId,
-      command.deviceId,
-      command.type,
-      command.payloadJson,
-      command.appServiceName,
-      command.packageFamilyName,
-      command.permissionTicket,
-      command.postBackUri,
-      command.createdAt,
-      command.createdAt,
-      command.expiresAt,
-    );
-    const historyId = this.#s.insertHistory.run(command.id, command.userId, 1, 'requesting', command.createdAt, null)
-      .lastInsertRowid as number;
-    if (key !== undefined) {
-      const keyExpiresAt = options?.idempotencyExpiresAt ?? command.createdAt + DEFAULT_IDEMPOTENCY_TTL_MS;
-      this.#s.putIdempotencyKey.run(command.userId, key, command.id, keyExpiresAt);
-    }
-    return {
-      command: newCommandRecord(command),
-      history: historyEntry(historyId, command.id, 1, 'requesting', command.createdAt, null),
-      created: true,
-    };
-  }
-
-  #applyTransition(change: StatusChange): TransitionResult | undefined {
-    // Read, then write: in the batch's transaction nothing can come between
-    // (one connection, one thread). Cheaper than UPDATE ... RETURNING every
-    // column, and the row read tells which fields really change.
-    const row = this.#s.commandForChange.get(change.commandId);
-    if (row === undefined) return undefined;
-    const before = commandFromRow(row);
-    // DESIGN 3: the status moved on; the caller re-reads and re-decides
-    if (before.status !== change.from) return undefined;
-    const command = changedRecord(before, change);
-    const sequence = row[CHANGE_LAST_SEQUENCE] + 1;
-    let mask = 0;
-    const values: (string | number | null)[] = [change.to, change.at, sequence];
-    if (command.error !== before.error) {
-      mask |= SET_ERROR;
-      values.push(command.error);
-    }
-    if (command.responsePayloadJson !== before.responsePayloadJson) {
-      mask |= SET_RESPONSE;
-      values.push(command.responsePayloadJson);
-    }
-    if (command.customStatus !== before.customStatus) {
-      mask |= SET_CUSTOM_STATUS;
-      values.push(command.customStatus);
-    }
-    if (command.attempts !== before.attempts) {
-      mask |= SET_ATTEMPTS;
-      values.push(command.attempts);
-    }
-    if (command.dueAt !== before.dueAt) {
-      mask |= SET_DUE_AT;
-      values.push(command.dueAt);
-    }
-    values.push(row[CHANGE_ROWID], change.from);
-    const update = (this.#transitionStatements[mask] ??= this.#db.prepare(transitionSql(mask)));
-    if (update.run(...values).changes !== 1) {
-      throw new AppiaError('internal', `command ${change.commandId} changed between its read and its write`);
-    }
-    const detail = change.detail ?? null;
-    const historyId = this.#s.insertHistory.run(command.id, command.userId, sequence, change.to, change.at, detail)
-      .lastInsertRowid as number;
-    return { command, history: historyEntry(historyId, command.id, sequence, change.to, change.at, detail) };
-  }
-
   // ---- plumbing ----
 
   /** The worker is gone: SQLite's own automatic checkpoint takes over, so the WAL stays small. */
@@ -420,51 +288,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/** the command as a status change leaves it: undefined fields of the change keep their value */
-function changedRecord(row: CommandRecord, change: StatusChange): CommandRecord {
-  return {
-    id: row.id,
-    userId: row.userId,
-    deviceId: row.deviceId,
-    type: row.type,
-    payloadJson: row.payloadJson,
-    appServiceName: row.appServiceName,
-    packageFamilyName: row.packageFamilyName,
-    permissionTicket: row.permissionTicket,
-    postBackUri: row.postBackUri,
-    status: change.to,
-    error: change.error === undefined ? row.error : change.error,
-    responsePayloadJson: change.responsePayloadJson === undefined ? row.responsePayloadJson : change.responsePayloadJson,
-    customStatus: change.customStatus === undefined ? row.customStatus : change.customStatus,
-    createdAt: row.createdAt,
-    lastModifiedAt: change.at,
-    expiresAt: row.expiresAt,
-    attempts: change.attempts === undefined ? row.attempts : change.attempts,
-    dueAt: change.dueAt === undefined ? row.dueAt : change.dueAt,
-  };
-}
-
 function optionalCommand(row: CommandRow | undefined): CommandRecord | undefined {
   return row === undefined ? undefined : commandFromRow(row);
-}
-
-function closedError(): AppiaError {
-  return new AppiaError('unavailable', 'the store is closed');
-}
-
-/**
- * SQLite's errors in the catalogue's terms: a broken uniqueness rule is a
- * conflict, a database that cannot be reached or written is `unavailable`
- * (503, DESIGN 2), anything else is an internal fault. Our own errors pass.
- */
-function storeError(err: unknown): unknown {
-  if (err instanceof AppiaError || !(err instanceof Database.SqliteError)) return err;
-  const code = err.code;
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return new AppiaError('conflict', `already stored: ${err.message}`, { cause: err });
-  }
-  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB|PROTOCOL)/.test(code)) {
-    return new AppiaError('unavailable', `the database cannot be used: ${err.message}`, { cause: err, retryAfter: 1 });
-  }
-  return new AppiaError('internal', `the database refused the operation: ${err.message}`, { cause: err });
 }

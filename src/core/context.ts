@@ -1,0 +1,33 @@
+import type { Bus } from '../bus/bus.js';
+import type { Timings } from '../domain/policy.js';
+import type { Store } from '../store/store.js';
+import type { IdSource } from './ids.js';
+
+/** The settings the core runs on (DESIGN 8); 0 turns a limit off. */
+export interface CoreTimings extends Timings {
+  readonly maxAttempts: number;
+  readonly defaultTtlMs: number;
+  readonly maxOpenCommands: number;
+}
+
+/** Where the core says what it refused or could not do (a pino logger fits). */
+export interface CoreLog {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+}
+
+/** What the core's operations share. Only the core holds the store and the bus. */
+export interface CoreContext {
+  readonly log: CoreLog;
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly timings: CoreTimings;
+  readonly now: () => number;
+  /** [0, 1): the jitter seam */
+  readonly random: () => number;
+  readonly ids: IdSource;
+}
+
+export const MAX_TTL_MS = 30 * 24 * 3600 * 1000;
+/** how long an idempotency key is kept (DESIGN 2: at least 24 h) */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;

@@ -1,0 +1,164 @@
+import type { Bus, BusMessage, Subscription } from '../bus/bus.js';
+import { subjects } from '../bus/bus.js';
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
+import type { DeviceRecord } from '../domain/device.js';
+import type { CommandQuery, Store } from '../store/store.js';
+import { cancelCommand, removeDevice } from './cancel.js';
+import type { CoreContext, CoreLog, CoreTimings } from './context.js';
+import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
+import { cryptoIds, hashDeviceToken, type IdSource } from './ids.js';
+import { DeviceSession, type Outlet, type SessionHooks } from './session.js';
+import { Timers, type TimerOptions } from './timers.js';
+import { FinalWaiters } from './waiters.js';
+import { StatusWriter } from './writer.js';
+
+export interface CoreDeps {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly timings: CoreTimings;
+  readonly log: CoreLog;
+  readonly now?: () => number;
+  /** [0, 1): the jitter seam */
+  readonly random?: () => number;
+  readonly ids?: IdSource;
+  readonly timers?: TimerOptions;
+}
+
+/** What a device is registered with (DESIGN 2, POST /me/devices). */
+export interface DeviceInput {
+  readonly name: string;
+  readonly kind: string | null;
+  readonly platform: string | null;
+  readonly model: string | null;
+  readonly manufacturer: string | null;
+}
+
+/**
+ * The command core (DESIGN 1): the only writer of statuses, and the one
+ * way into the store and the bus for the rest of the system. It offers
+ * operations (register and remove devices, create and cancel commands,
+ * device sessions that deliver commands and apply reports, timers, waits
+ * for a final status, the status feed) and never hands out its parts.
+ *
+ * @example
+ * const core = new CommandCore({ store, bus, timings: config, log });
+ * const { command } = await core.createCommand(user, deviceId, { type: 'LaunchUri', payloadJson: '{"uri":"https://example.com"}', ... });
+ * const final = await core.waitForFinal(user, deviceId, command.id, 30_000);
+ */
+export class CommandCore {
+  readonly #ctx: CoreContext;
+  readonly #writer: StatusWriter;
+  readonly #waiters: FinalWaiters;
+  readonly timers: Timers;
+
+  constructor(deps: CoreDeps) {
+    this.#ctx = {
+      store: deps.store,
+      bus: deps.bus,
+      timings: deps.timings,
+      log: deps.log,
+      now: deps.now ?? Date.now,
+      random: deps.random ?? Math.random,
+      ids: deps.ids ?? cryptoIds(),
+    };
+    this.#writer = new StatusWriter(this.#ctx);
+    this.#waiters = new FinalWaiters(deps.store, deps.bus);
+    this.timers = new Timers(this.#ctx, this.#writer, deps.timers);
+  }
+
+  /** the core's clock (epoch ms) */
+  now(): number {
+    return this.#ctx.now();
+  }
+
+  /** resolves while the store and the bus answer; rejects with the reason (`/readyz`) */
+  async ready(): Promise<void> {
+    await this.#ctx.store.ping();
+    await this.#ctx.bus.ready();
+  }
+
+  // ---- devices ----
+
+  /** Registers a device; the answer carries its token once (only its hash is stored, DESIGN 4). */
+  async registerDevice(userId: string, input: DeviceInput): Promise<{ device: DeviceRecord; deviceToken: string }> {
+    const deviceToken = this.#ctx.ids.deviceToken();
+    const device = await this.#ctx.store.createDevice({
+      ...input,
+      id: this.#ctx.ids.deviceId(),
+      userId,
+      tokenHash: hashDeviceToken(deviceToken),
+      createdAt: this.#ctx.now(),
+    });
+    return { device, deviceToken };
+  }
+
+  getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    return this.#ctx.store.getDevice(userId, deviceId);
+  }
+
+  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]> {
+    return this.#ctx.store.listDevices(userId, page);
+  }
+
+  removeDevice(userId: string, deviceId: string): Promise<boolean> {
+    return removeDevice(this.#ctx, this.#writer, userId, deviceId);
+  }
+
+  /** the device a device token belongs to, unless it was removed */
+  findDeviceByToken(token: string): Promise<DeviceRecord | undefined> {
+    return this.#ctx.store.findDeviceByTokenHash(hashDeviceToken(token));
+  }
+
+  /** A live connection of the device (the gateway's): call `start()`, then `reports()`/`state()`, and `end()` when it closes. */
+  openSession(device: DeviceRecord, outlet: Outlet, hooks: SessionHooks): DeviceSession {
+    return new DeviceSession(this.#ctx, this.#writer, device, outlet, hooks);
+  }
+
+  // ---- commands ----
+
+  createCommand(userId: string, deviceId: string, input: CommandInput, options?: CreateCommandOptions): Promise<{ command: CommandRecord; created: boolean }> {
+    return createCommand(this.#ctx, this.#writer, userId, deviceId, input, options);
+  }
+
+  getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {
+    return this.#ctx.store.getCommand(userId, deviceId, commandId);
+  }
+
+  /** the device's commands, newest first (`beforeId` continues a page) */
+  listCommands(userId: string, deviceId: string, query: CommandQuery): Promise<CommandRecord[]> {
+    return this.#ctx.store.listCommands(userId, deviceId, query);
+  }
+
+  cancelCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord> {
+    return cancelCommand(this.#ctx, this.#writer, userId, deviceId, commandId);
+  }
+
+  /** Resolves with the command once it is final (a change on any node), or as it stands after `timeoutMs`. */
+  waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
+    return this.#waiters.waitForFinal(userId, deviceId, commandId, timeoutMs);
+  }
+
+  // ---- the status feed (SSE) ----
+
+  /** a command's history, oldest first (check the command is the caller's first) */
+  history(commandId: string): Promise<HistoryEntry[]> {
+    return this.#ctx.store.listHistory(commandId);
+  }
+
+  /** the user's history feed after `afterId`, in order and gap-free (Store.listUserHistorySince) */
+  historySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]> {
+    return this.#ctx.store.listUserHistorySince(userId, afterId, limit);
+  }
+
+  /** the device a command of the feed belongs to */
+  async deviceOfCommand(commandId: string): Promise<string | undefined> {
+    return (await this.#ctx.store.getCommandById(commandId))?.deviceId;
+  }
+
+  /** Calls `onChange` for every status change of the user's commands, made on any node; await `ready` before reading the feed. */
+  watchUser(userId: string, onChange: (change: Extract<BusMessage, { kind: 'status' }>) => void): Subscription {
+    return this.#ctx.bus.subscribe(subjects.user(userId), (m) => {
+      if (m.kind === 'status') onChange(m);
+    });
+  }
+}

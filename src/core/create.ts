@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { subjects } from '../bus/bus.js';
+import type { CommandRecord } from '../domain/command.js';
+import type { NewCommand } from '../store/store.js';
+import { IDEMPOTENCY_TTL_MS, MAX_TTL_MS, type CoreContext } from './context.js';
+import type { StatusWriter } from './writer.js';
+
+/** What a caller asked for, already validated by http/ (or a test). */
+export type CommandInput = Pick<
+  NewCommand,
+  'type' | 'payloadJson' | 'appServiceName' | 'packageFamilyName' | 'permissionTicket' | 'postBackUri'
+> & {
+  /** epoch ms; undefined = now + the default TTL */
+  readonly expiresAt?: number;
+};
+
+export interface CreateCommandOptions {
+  /** DESIGN 2: a retried create with the same key returns the first command */
+  readonly idempotencyKey?: string;
+}
+
+/**
+ * Stores a new command (`requesting`, DESIGN 3) and wakes the node holding
+ * its device's connection. The store refuses a device that is not the
+ * user's (`notFound`) and the open-command limit (`tooManyOpen`) in the same
+ * transaction.
+ */
+export async function createCommand(
+  ctx: CoreContext,
+  writer: StatusWriter,
+  userId: string,
+  deviceId: string,
+  input: CommandInput,
+  options: CreateCommandOptions = {},
+): Promise<{ command: CommandRecord; created: boolean }> {
+  const now = ctx.now();
+  const expiresAt = input.expiresAt ?? now + (ctx.timings.defaultTtlMs || MAX_TTL_MS);
+  const key = options.idempotencyKey;
+  const result = await ctx.store.createCommand(
+    { ...commandFields(input), id: ctx.ids.commandId(now), userId, deviceId, createdAt: now, expiresAt },
+    {
+      ...(key === undefined
+        ? {}
+        : { idempotencyKey: key, idempotencyExpiresAt: now + IDEMPOTENCY_TTL_MS, idempotencyFingerprint: fingerprint(deviceId, input) }),
+      maxOpen: ctx.timings.maxOpenCommands,
+    },
+  );
+  if (result.created && result.history) {
+    writer.announce(result.command, result.history);
+    ctx.bus.publish(subjects.device(deviceId), { kind: 'deliver', deviceId, commandId: result.command.id });
+  }
+  return { command: result.command, created: result.created };
+}
+
+function commandFields(input: CommandInput): Omit<NewCommand, 'id' | 'userId' | 'deviceId' | 'createdAt' | 'expiresAt'> {
+  return {
+    type: input.type,
+    payloadJson: input.payloadJson,
+    appServiceName: input.appServiceName,
+    packageFamilyName: input.packageFamilyName,
+    permissionTicket: input.permissionTicket,
+    postBackUri: input.postBackUri,
+  };
+}
+
+/**
+ * DESIGN 2: what an idempotency key is bound to: the device and the request
+ * as the core received it (an explicit expiry counts; the default one, which
+ * moves with the clock, does not).
+ */
+function fingerprint(deviceId: string, input: CommandInput): string {
+  const bound = [deviceId, ...Object.values(commandFields(input)), input.expiresAt ?? null];
+  return createHash('sha256').update(JSON.stringify(bound)).digest('base64url');
+}

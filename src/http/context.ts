@@ -1,0 +1,49 @@
+import type { CommandCore } from '../core/core.js';
+
+/** Who is calling (DESIGN 5), as the routes see it: the user and the token's delegated scopes. */
+export interface Caller {
+  readonly userId: string;
+  readonly scopes: ReadonlySet<string>;
+}
+
+/** Turns an Authorization header into a Caller, or throws AppiaError invalidToken / forbidden. */
+export interface Authenticator {
+  authenticate(authorization: string | undefined): Promise<Caller>;
+}
+
+/** The embedded issuer's public documents, when it is on. */
+export interface WellKnown {
+  discovery(baseUrl: string): object;
+  jwks(): object;
+}
+
+export interface AppDeps {
+  readonly core: CommandCore;
+  readonly auth: Authenticator;
+  readonly wellKnown?: WellKnown;
+}
+
+export interface AppConfig {
+  readonly publicUrl: string | null;
+  readonly maxBodyBytes: number;
+  readonly maxPayloadBytes: number;
+  readonly maxJsonDepth: number;
+  readonly rateLimit: number;
+  readonly logLevel?: string;
+}
+
+/** DESIGN 2: the scopes a route needs, any one of them; declared in each route's config and checked in one hook (app.ts). */
+export const SCOPES = {
+  read: ['Device.Read', 'Device.Command'],
+  command: ['Device.Command'],
+} as const;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller;
+  }
+  interface FastifyContextConfig {
+    /** the scopes the route needs, any one of them (SCOPES) */
+    scopes?: readonly string[];
+  }
+}

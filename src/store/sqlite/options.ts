@@ -1,0 +1,34 @@
+export interface SqliteStoreOptions {
+  /** the database file (its folder is created if missing), or ':memory:' */
+  readonly path: string;
+  /**
+   * FULL (the default): a write is on disk when its promise resolves.
+   * NORMAL: it survives a crash of the process but not of the machine (WAL
+   * is synced at checkpoints only); several times more writes per second.
+   */
+  readonly synchronous?: 'FULL' | 'NORMAL';
+  /** the clock that decides whether an idempotency key has expired */
+  readonly now?: () => number;
+  /** most writes committed in one transaction (default 1000) */
+  readonly maxBatch?: number;
+  /** how long a write waits for a lock held by another connection (default 5000 ms) */
+  readonly busyTimeoutMs?: number;
+  /**
+   * Who copies the WAL back into the database file. 'background' (the
+   * default): a worker thread (checkpointer.ts), so commits never stall on
+   * it. 'inline': SQLite's automatic checkpoint inside COMMIT, every 1000
+   * pages. A ':memory:' database has no WAL.
+   */
+  readonly checkpoint?: 'background' | 'inline';
+}
+
+/** The connection settings a SqliteStore runs with, as SQLite reports them. */
+export interface SqlitePragmas {
+  readonly journalMode: string;
+  readonly foreignKeys: boolean;
+  readonly synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+  readonly busyTimeoutMs: number;
+  readonly tempStore: 'DEFAULT' | 'FILE' | 'MEMORY';
+  /** WAL pages after which a commit also checkpoints (the backstop while a background checkpointer runs) */
+  readonly walAutocheckpoint: number;
+}

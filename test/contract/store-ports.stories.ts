@@ -1,0 +1,152 @@
+import { describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HistoryEntry } from '../../src/domain/command.js';
+import { isAppiaError, type ErrorCode } from '../../src/domain/errors.js';
+import type { World } from './store.contract.js';
+
+const appiaError = (code: ErrorCode) => (err: unknown) => isAppiaError(err) && err.code === code;
+
+type Story = (title: string, body: (w: World) => Promise<void>) => void;
+
+/**
+ * What SQLite gave for free and every adapter must state (one writer,
+ * commits in order): racing limits, a gap-free feed, ordered chains, and
+ * presence owned by the latest connection.
+ */
+export function portStories(story: Story): void {
+  describe('concurrency the contract states', () => {
+    story('creates racing the open-command limit at once never exceed it', async (w) => {
+      const device = await w.device(w.user());
+      const outcomes = await Promise.allSettled(Array.from({ length: 24 }, () => w.command(device, {}, { maxOpen: 5 })));
+      const created = outcomes.filter((o) => o.status === 'fulfilled');
+      assert.equal(created.length, 5);
+      assert.ok(outcomes.every((o) => o.status === 'fulfilled' || appiaError('tooManyOpen')(o.reason)));
+      assert.equal((await w.store.listOpenCommands(device.id)).length, 5);
+    });
+
+    story('racing creates with one idempotency key store one command, and every caller gets it', async (w) => {
+      const device = await w.device(w.user());
+      const key = { idempotencyKey: 'retry-1', idempotencyFingerprint: 'same request' };
+      const results = await Promise.all(Array.from({ length: 8 }, () => w.command(device, {}, key)));
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.equal(new Set(results.map((r) => r.command.id)).size, 1);
+      assert.equal((await w.store.listOpenCommands(device.id)).length, 1);
+    });
+
+    story('an idempotency key reused with another fingerprint is refused and stores nothing', async (w) => {
+      const device = await w.device(w.user());
+      const first = await w.command(device, {}, { idempotencyKey: 'k', idempotencyFingerprint: 'body A' });
+      const replay = await w.command(device, {}, { idempotencyKey: 'k', idempotencyFingerprint: 'body A' });
+      assert.equal(replay.created, false);
+      assert.equal(replay.command.id, first.command.id);
+      await assert.rejects(w.command(device, {}, { idempotencyKey: 'k', idempotencyFingerprint: 'body B' }), appiaError('idempotencyMismatch'));
+      assert.equal((await w.store.listOpenCommands(device.id)).length, 1);
+    });
+
+    story('the history feed stays in order with no gap under concurrent commits', async (w) => {
+      const user = w.user();
+      const devices = await Promise.all([w.device(user), w.device(user), w.device(user)]);
+      const seen: HistoryEntry[] = [];
+      let writing = true;
+      // a reader that resumes after the last id it saw, as an SSE client does
+      const reader = (async () => {
+        let afterId = 0;
+        for (let idle = 0; writing || idle < 2; ) {
+          const page = await w.store.listUserHistorySince(user, afterId, 50);
+          if (page.length > 0) afterId = page[page.length - 1]!.id;
+          else if (!writing) idle++;
+          seen.push(...page);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      await Promise.all(
+        Array.from({ length: 120 }, async (_, i) => {
+          const { command } = await w.command(devices[i % devices.length]!);
+          await w.move(command, 'sentToTarget');
+          await w.move({ ...command, status: 'sentToTarget' }, 'executing');
+        }),
+      );
+      writing = false;
+      await reader;
+      const all = await w.store.listUserHistorySince(user, 0, 1000);
+      assert.equal(all.length, 360);
+      assert.deepEqual(seen.map((h) => h.id), all.map((h) => h.id));
+    });
+  });
+
+  describe('chains of status changes', () => {
+    story('a chain of changes is applied in order in one transaction, each deciding on the one before', async (w) => {
+      const device = await w.device(w.user());
+      const a = (await w.command(device)).command;
+      const b = (await w.command(device)).command;
+      const at = w.tick();
+      const chain = await w.store.transitionChain([
+        { commandId: a.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 },
+        { commandId: a.id, from: 'sentToTarget', to: 'executing', at },
+        { commandId: b.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 },
+        { commandId: a.id, from: 'executing', to: 'completed', at, responsePayloadJson: '{"ok":true}' },
+      ]);
+      assert.equal(chain.refusedAt, undefined);
+      assert.deepEqual(chain.applied.map((r) => [r.command.id, r.command.status, r.history.sequence]), [
+        [a.id, 'sentToTarget', 2],
+        [a.id, 'executing', 3],
+        [b.id, 'sentToTarget', 2],
+        [a.id, 'completed', 4],
+      ]);
+      const ids = chain.applied.map((r) => r.history.id);
+      assert.deepEqual([...ids].sort((x, y) => x - y), ids);
+      assert.equal((await w.store.getCommandById(a.id))?.responsePayloadJson, '{"ok":true}');
+    });
+
+    story('a chain stops at its first refused change: the changes before it are applied, none after it', async (w) => {
+      const device = await w.device(w.user());
+      const a = (await w.command(device)).command;
+      const b = (await w.move((await w.command(device)).command, 'cancel')).command;
+      const c = (await w.command(device)).command;
+      const at = w.tick();
+      const chain = await w.store.transitionChain([
+        { commandId: a.id, from: 'requesting', to: 'sentToTarget', at },
+        // b moved on to cancel: refused
+        { commandId: b.id, from: 'requesting', to: 'sentToTarget', at },
+        // valid on its own, but after the refusal: not applied
+        { commandId: c.id, from: 'requesting', to: 'sentToTarget', at },
+      ]);
+      assert.equal(chain.refusedAt, 1);
+      assert.deepEqual(chain.applied.map((r) => r.command.id), [a.id]);
+      assert.equal((await w.store.getCommandById(a.id))?.status, 'sentToTarget');
+      assert.equal((await w.store.getCommandById(b.id))?.status, 'cancel');
+      assert.deepEqual(await w.store.getCommandById(c.id), c);
+      assert.deepEqual((await w.store.listHistory(c.id)).map((h) => h.status), ['requesting']);
+    });
+
+    story('a chain naming a command that does not exist stops there', async (w) => {
+      const device = await w.device(w.user());
+      const a = (await w.command(device)).command;
+      const chain = await w.store.transitionChain([
+        { commandId: w.commandIdAt(w.tick()), from: 'requesting', to: 'sentToTarget', at: w.tick() },
+        { commandId: a.id, from: 'requesting', to: 'sentToTarget', at: w.tick() },
+      ]);
+      assert.equal(chain.refusedAt, 0);
+      assert.deepEqual(chain.applied, []);
+      assert.equal((await w.store.getCommandById(a.id))?.status, 'requesting');
+      assert.deepEqual(await w.store.transitionChain([]), { applied: [] });
+    });
+  });
+
+  describe('presence owned by the latest connection', () => {
+    story('presence is guarded by a connection identity: a stale connection cannot mark a device Offline over a newer one', async (w) => {
+      const user = w.user();
+      const device = await w.device(user);
+      assert.equal(await w.store.connectDevice(device.id, 'old', w.tick()), true);
+      const newer = w.tick();
+      assert.equal(await w.store.connectDevice(device.id, 'new', newer), true);
+      assert.equal(await w.store.setDevicePresence(device.id, 'old', 'Offline', w.tick()), false);
+      assert.deepEqual(await w.store.getDevice(user, device.id), { ...device, status: 'Online', lastSeenAt: newer });
+      assert.equal(await w.store.setDevicePresence(device.id, 'old', 'Standby', w.tick()), false);
+      const gone = w.tick();
+      assert.equal(await w.store.setDevicePresence(device.id, 'new', 'Offline', gone), true);
+      assert.deepEqual(await w.store.getDevice(user, device.id), { ...device, status: 'Offline', lastSeenAt: gone });
+      assert.equal(await w.store.setDevicePresence(device.id, 'never connected', 'Online', w.tick()), false);
+    });
+  });
+}
