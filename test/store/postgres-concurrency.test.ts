@@ -93,6 +93,61 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
     assert.deepEqual((await nodes[1].listHistory(command.id)).map((h) => h.status), ['requesting', winners[0]!.command.status]);
   });
 
+  test("a device's chain racing another node's cancel: per command exactly one of them applies, and the chain stops there", async () => {
+    const w = new World(nodes[0]);
+    const device = await w.device(w.user());
+    const commands = await Promise.all(Array.from({ length: 20 }, () => w.command(device)));
+    const at = w.tick();
+    const outcomes = await Promise.all(
+      commands.map(({ command }, i) =>
+        Promise.all([
+          node(i).transitionChain([
+            { commandId: command.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1 },
+            { commandId: command.id, from: 'sentToTarget', to: 'executing', at },
+          ]),
+          node(i + 1).transitionChain([{ commandId: command.id, from: 'requesting', to: 'cancel', at }]),
+        ]),
+      ),
+    );
+    for (const [[chain, cancel], { command }] of outcomes.map((o, i) => [o, commands[i]!] as const)) {
+      const history = (await nodes[0].listHistory(command.id)).map((h) => h.status);
+      if (cancel.applied.length === 1) {
+        assert.deepEqual([chain.applied.length, chain.refusedAt], [0, 0]);
+        assert.deepEqual(history, ['requesting', 'cancel']);
+      } else {
+        assert.equal(chain.applied.length, 2);
+        assert.deepEqual(history, ['requesting', 'sentToTarget', 'executing']);
+      }
+    }
+  });
+
+  test("a stale connection's Offline racing the device's new connection on another node never leaves it Offline", async () => {
+    const w = new World(nodes[0]);
+    const user = w.user();
+    const devices = await Promise.all(Array.from({ length: 20 }, () => w.device(user)));
+    await Promise.all(devices.map((d) => nodes[0].connectDevice(d.id, 'old', w.tick())));
+    await Promise.all(
+      devices.flatMap((d, i) => [node(i).connectDevice(d.id, 'new', w.tick()), node(i + 1).setDevicePresence(d.id, 'old', 'Offline', w.tick())]),
+    );
+    const after = await Promise.all(devices.map((d) => nodes[1].getDevice(user, d.id)));
+    assert.deepEqual(after.map((d) => d?.status), devices.map(() => 'Online'));
+    assert.equal(await nodes[1].setDevicePresence(devices[0]!.id, 'old', 'Offline', w.tick()), false);
+  });
+
+  test('postback claims racing from two nodes never hand one entry out twice while its lease holds', async () => {
+    const w = new World(nodes[0]);
+    const device = await w.device(w.user());
+    const t0 = 5_000_000; // a timeline of its own: other tests' postbacks are not yet due in it
+    const made = await Promise.all(
+      Array.from({ length: 30 }, () => w.command(device, { postBackUri: 'https://hooks.example.com/a', createdAt: t0, expiresAt: t0 + 1_000 })),
+    );
+    const mine = new Set(made.map((m) => m.command.id));
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => node(i).claimPostbacks(t0, 4, 60_000)));
+    const claimed = claims.flat().filter((p) => mine.has(p.commandId));
+    assert.equal(new Set(claimed.map((p) => p.id)).size, claimed.length);
+    assert.equal(claimed.length, 30);
+  });
+
   describe('the history feed never skips an entry', () => {
     test('a reader never passes by a writer that drew a lower id and has not committed yet', GUARD, async () => {
       const w = new World(nodes[0]);
@@ -139,23 +194,22 @@ describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
       const w = new World(nodes[0]);
       const user = w.user();
       const devices = await Promise.all([w.device(user), w.device(user), w.device(user)]);
-      const path: [Status, Status][] = [
-        ['requesting', 'sentToTarget'],
-        ['sentToTarget', 'executing'],
-        ['executing', 'completed'],
-      ];
-      let writing = true;
+      // each command: created, then a chain of two changes (one transaction), then one more change
       const writer = async (n: number) => {
         for (let i = 0; i < 25; i++) {
-          const store = node(n + i);
-          const { command } = await store.createCommand(w.newCommand(devices[(n + i) % devices.length]!));
-          for (const [from, to] of path) {
-            const extra = to === 'completed' ? { responsePayloadJson: '{}' } : {};
-            const { applied } = await node(n + i + 1).transitionChain([{ commandId: command.id, from, to, at: w.tick(), ...extra }]);
-            assert.equal(applied.length, 1);
-          }
+          const { command } = await node(n + i).createCommand(w.newCommand(devices[(n + i) % devices.length]!));
+          const chain = await node(n + i + 1).transitionChain([
+            { commandId: command.id, from: 'requesting', to: 'sentToTarget', at: w.tick(), attempts: 1 },
+            { commandId: command.id, from: 'sentToTarget', to: 'executing', at: w.tick() },
+          ]);
+          assert.equal(chain.applied.length, 2);
+          const last = await node(n + i).transitionChain([
+            { commandId: command.id, from: 'executing', to: 'completed', at: w.tick(), responsePayloadJson: '{}' },
+          ]);
+          assert.equal(last.applied.length, 1);
         }
       };
+      let writing = true;
       const writers = Promise.all(Array.from({ length: 8 }, (_, n) => writer(n))).finally(() => {
         writing = false;
       });
