@@ -5,7 +5,7 @@ import type { Status } from '../../src/domain/status.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 import type { ChainResult } from '../../src/store/store.js';
 import { World, appiaError } from '../contract/store.contract.js';
-import { postgresFixture, until, waitingBackends } from './postgres-fixture.js';
+import { GUARD, postgresFixture, until, waitingBackends } from './postgres-fixture.js';
 
 /**
  * What SQLite's single writer gave for free, PostgreSQL must get from locks
@@ -13,7 +13,6 @@ import { postgresFixture, until, waitingBackends } from './postgres-fixture.js';
  * own pool) race each other on one schema.
  */
 const pg = await postgresFixture('concurrency');
-const GUARD = { timeout: 60_000 };
 
 describe('PostgreSQL store under concurrent nodes', { skip: pg.skip }, () => {
   let nodes: [PostgresStore, PostgresStore];

@@ -80,6 +80,9 @@ export async function postgresFixture(label: string): Promise<PostgresFixture> {
   return fixture;
 }
 
+/** a test that waits for a server-side state fails, rather than hangs, if that state never comes */
+export const GUARD = { timeout: 60_000 };
+
 /**
  * Resolves once `check` holds: for server-side states the test cannot be
  * told about (a backend waiting on a lock), polled every few milliseconds.

@@ -2,11 +2,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIGRATIONS, MIGRATION_LOCK, runMigrations } from '../../src/store/postgres/migrations.js';
 import { SQL } from '../../src/store/postgres/statements.js';
-import { postgresFixture, until, waitingBackends } from './postgres-fixture.js';
+import { GUARD, postgresFixture, until, waitingBackends } from './postgres-fixture.js';
 
 const pg = await postgresFixture('migrations');
-/** a test that waits for a server-side state fails, rather than hangs, if that state never comes */
-const GUARD = { timeout: 60_000 };
 
 describe('PostgreSQL schema and migrations', { skip: pg.skip }, () => {
   after(() => pg.cleanup());

@@ -5,11 +5,10 @@ import { Worker } from 'node:worker_threads';
 import { AppiaError } from '../../src/domain/errors.js';
 import type { Status } from '../../src/domain/status.js';
 import { World } from '../contract/store.contract.js';
-import { postgresFixture, until } from './postgres-fixture.js';
+import { GUARD, postgresFixture, until } from './postgres-fixture.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const pg = await postgresFixture('outage');
-const GUARD = { timeout: 60_000 };
 
 /** an AppiaError `unavailable` in our words, with Retry-After, the driver's error kept only as its cause */
 function unavailable(err: unknown): boolean {
