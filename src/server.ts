@@ -16,6 +16,7 @@ import { buildApp, type App, type WellKnown } from './http/app.js';
 import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { openPostgresStore } from './store/postgres/store.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
 import type { CoreLog } from './core/context.js';
@@ -125,5 +126,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
 }
 
 async function openStore(config: Config): Promise<Store> {
+  // DESIGN 7: told to use PostgreSQL, a node never runs without it (openPostgresStore fails in one line)
+  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, applicationName: `appia ${hostname()}` });
   return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
 }
