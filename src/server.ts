@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import type { JSONWebKeySet } from 'jose';
 import pinoPretty from 'pino-pretty';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
+import { openNatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
 import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
 import { discoverIssuer } from './auth/discovery.js';
@@ -15,6 +17,7 @@ import { buildApp, type App, type WellKnown } from './http/app.js';
 import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { openPostgresStore } from './store/postgres/store.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
 import type { CoreLog } from './core/context.js';
@@ -57,7 +60,14 @@ export interface StartOverrides {
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
   await mkdir(config.dataDir, { recursive: true });
   const store = overrides.store ?? (await openStore(config));
-  const bus = overrides.bus ?? new InProcessBus();
+  // DESIGN 7: a node told to use NATS never runs without it (openNatsBus fails in one line)
+  let bus: Bus;
+  try {
+    bus = overrides.bus ?? (config.natsUrl ? await openNatsBus({ url: config.natsUrl, name: `appia ${hostname()}` }) : new InProcessBus());
+  } catch (err) {
+    if (!overrides.store) await store.close();
+    throw err;
+  }
 
   let verifier: Verifier;
   let wellKnown: WellKnown | undefined;
@@ -148,5 +158,7 @@ function logDestination(config: Config, overrides: StartOverrides): { logDestina
 }
 
 async function openStore(config: Config): Promise<Store> {
+  // DESIGN 7: told to use PostgreSQL, a node never runs without it (openPostgresStore fails in one line)
+  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, applicationName: `appia ${hostname()}` });
   return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
 }

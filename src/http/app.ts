@@ -15,6 +15,7 @@ import { SHARED_SCHEMAS } from './response-schemas.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { registerOpenapi } from './routes/openapi.js';
+import { consoleRoutes } from './routes/console.js';
 
 export type { AppConfig, AppDeps, Authenticator, Caller, WellKnown } from './context.js';
 
@@ -68,6 +69,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   app.register(systemRoutes(deps, config.publicUrl));
   app.register(metadataRoutes());
   if (deps.metrics) app.register(metricsRoutes(deps.metrics));
+  app.register(consoleRoutes());
   for (const prefix of ['/beta', '/v1.0']) {
     app.register(
       async (graph) => {

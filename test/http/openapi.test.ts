@@ -25,16 +25,17 @@ const GRAPH = /^\/(beta|v1\.0)\/(?!\$metadata)/i;
 const NOT_A_ROUTE = ['GET /devices/connect'];
 
 /** An app built as the server builds it, with an onRoute hook that sees every route it registers. */
-async function appWithRoutes(dataDir: string): Promise<{ app: App; routes: { method: string; url: string }[]; store: Store }> {
+async function appWithRoutes(dataDir: string): Promise<{ app: App; routes: { method: string; url: string; hidden: boolean }[]; store: Store }> {
   const config = { ...parseConfig([], {}), dataDir, logLevel: 'silent' };
   const store = await openSqliteStore({ path: join(dataDir, 'appia.db'), synchronous: 'NORMAL' });
   const core = new CommandCore({ store, bus: new InProcessBus(), timings: config, log: { warn: () => {}, info: () => {} } });
   const issuer = await openEmbeddedIssuer({ dataDir });
   const verifier = createVerifier({ issuer: issuer.issuer, audience: issuer.audience, keys: { kind: 'local', jwks: () => issuer.jwks() as never } });
   const app = buildApp({ core, auth: { authenticate: (h) => verifier.verify(h) }, wellKnown: issuer, metrics: new AppiaMetrics() }, config);
-  const routes: { method: string; url: string }[] = [];
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
   app.addHook('onRoute', (route) => {
-    for (const method of ([] as string[]).concat(route.method)) routes.push({ method, url: route.url });
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of ([] as string[]).concat(route.method)) routes.push({ method, url: route.url, hidden });
   });
   await app.ready();
   return { app, routes, store };
@@ -104,7 +105,10 @@ describe('GET /openapi.json (DESIGN 7)', () => {
   });
 
   test('every route the app serves is in it with a response schema, and it lists nothing the app does not serve', () => {
-    const served = built.routes.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${template(r.url)}`);
+    // the web console's files are files, not API: hidden from the document, and they alone
+    assert.deepEqual(built.routes.filter((r) => r.hidden && !r.url.startsWith('/console/')), []);
+    const routes = built.routes.filter((r) => r.method !== 'HEAD' && !r.hidden);
+    const served = routes.map((r) => `${r.method} ${template(r.url)}`);
     assert.ok(served.length > 20);
     const documented = Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
       Object.keys(item)
@@ -112,7 +116,7 @@ describe('GET /openapi.json (DESIGN 7)', () => {
         .map((m) => `${m.toUpperCase()} ${path}`),
     );
     assert.deepEqual([...documented].sort(), [...served, ...NOT_A_ROUTE].sort());
-    for (const route of built.routes.filter((r) => r.method !== 'HEAD')) {
+    for (const route of routes) {
       const op = doc.paths[template(route.url)][route.method.toLowerCase()];
       const success = Object.entries<Json>(op.responses).filter(([code]) => /^2\d\d$/.test(code));
       assert.ok(success.length > 0, `${route.method} ${route.url}`);
@@ -196,11 +200,11 @@ describe('answers of real traffic match the schemas /openapi.json gives them', (
     const offline = await call('POST', `${base}/commands`, { type: 'LaunchUri', payload: { uri: 'https://example.com' } });
     await call('POST', `${base}/commands/${offline.id}/cancel`);
     await call('DELETE', base);
-    for (const url of ['/healthz', '/readyz', '/beta/$metadata', '/metrics', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+    for (const url of ['/', '/healthz', '/readyz', '/beta/$metadata', '/metrics', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
       await check('GET', url, await fetch(appia.url + url));
     }
     await check('GET', '/beta/me/devices', await fetch(`${appia.url}/beta/me/devices`));
     // every call above is a distinct route and status
-    assert.equal(checked.size, 20, [...checked].join('\n'));
+    assert.equal(checked.size, 21, [...checked].join('\n'));
   });
 });
