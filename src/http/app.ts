@@ -11,7 +11,6 @@ import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
 import { loggerOptions, requestLogging } from './observability.js';
-import { SHARED_SCHEMAS } from './response-schemas.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { registerOpenapi } from './routes/openapi.js';
@@ -45,8 +44,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
 
   // JSON only: a body in another media type is refused with a clear message rather than read as a string.
   app.removeContentTypeParser('text/plain');
-  // DESIGN 7: the answers' schemas (named in /openapi.json), then the hooks every request passes
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  // DESIGN 7: /openapi.json sees every route registered after it; then the hook every answer passes
   registerOpenapi(app);
   requestLogging(app, deps.metrics);
   const limiter = new RateLimiter(config.rateLimit);

@@ -28,7 +28,12 @@ const REDACT = [
   'res.headers["set-cookie"]',
 ];
 
-/** Fastify's logger options for one JSON line per request (written by `requestLogging`), or false for no logs. */
+/**
+ * Fastify's logger options for one JSON line per request (written by `requestLogging`), or false for no logs.
+ *
+ * @example
+ * const app = Fastify({ logger: loggerOptions('info', process.stdout) });
+ */
 export function loggerOptions(level: string | undefined, destination: LogDestination | undefined): FastifyServerOptions['logger'] {
   if (!level || level === 'silent') return false;
   return {
@@ -43,6 +48,10 @@ export function loggerOptions(level: string | undefined, destination: LogDestina
  * request-id, user, route, status, duration; the user is the caller's id,
  * never their token) and its sample in the request-duration histogram.
  * Fastify's own two lines per request are turned off in buildApp.
+ *
+ * @example
+ * requestLogging(app, metrics); // before the routes are registered
+ * // {"requestId":"...","method":"GET","route":"/beta/me/devices/:deviceId","path":"/beta/me/devices/6f1d...","status":200,"durationMs":0.9,"user":"alice","msg":"request"}
  */
 export function requestLogging(app: FastifyInstance, metrics: RequestMetrics | undefined): void {
   // the line is built only when it will be written (the benchmark runs at warn)
@@ -76,6 +85,9 @@ const SECRET_PARAM = /token|secret|password|key|sig|code/i;
  * parameters blanked. A fragment is dropped: browsers never send one, and
  * the console keeps its token in `#token=`, so one sent by hand is no
  * business of the log.
+ *
+ * @example
+ * loggablePath('/beta/me/devices?access_token=abc&$top=5#token=xyz'); // '/beta/me/devices?access_token=[Redacted]&$top=5'
  */
 export function loggablePath(target: string): string {
   const hash = target.indexOf('#');

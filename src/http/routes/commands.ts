@@ -13,7 +13,7 @@ import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseStatusFilter,
 import { representation } from '../representation-context.js';
 import { commandCollectionJson, commandEntityJson, historyJson, responsePayloadJson } from '../representation.js';
 import { CREATE_COMMAND_KEYS, CommandParams, CreateCommandBody, DeviceParams, ListQuery } from '../schemas.js';
-import { answers, ref } from '../response-schemas.js';
+import { answers, CommandCollection, CommandEntity, CommandHistory, PayloadResponse } from '../response-schemas.js';
 
 const COMMAND = { scopes: SCOPES.command } as const;
 const MAX_WAIT_SECONDS = 60;
@@ -26,7 +26,7 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
     app.post(
       '/me/devices/:deviceId/commands',
       {
-        schema: { params: DeviceParams, body: CreateCommandBody, response: answers({ 201: ref('CommandEntity') }) },
+        schema: { params: DeviceParams, body: CreateCommandBody, response: answers({ 201: CommandEntity }) },
         config: COMMAND,
         preValidation: async (request) => {
           request.body = canonicalKeys(request.body, CREATE_COMMAND_KEYS) as typeof request.body;
@@ -53,7 +53,7 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       },
     );
 
-    app.get('/me/devices/:deviceId/commands', { schema: { params: DeviceParams, querystring: ListQuery, response: answers({ 200: ref('CommandCollection') }) }, config: COMMAND }, async (request, reply) => {
+    app.get('/me/devices/:deviceId/commands', { schema: { params: DeviceParams, querystring: ListQuery, response: answers({ 200: CommandCollection }) }, config: COMMAND }, async (request, reply) => {
       const { userId } = request.caller;
       const { deviceId } = request.params;
       const limit = parseTop(request.query.$top);
@@ -72,7 +72,7 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
 
     // DESIGN 2: the seed also spells it `command/{id}`; serve that for GET of a command and its payload.
     for (const segment of ['commands', 'command']) {
-      app.get(`/me/devices/:deviceId/${segment}/:commandId`, { schema: { params: CommandParams, response: answers({ 200: ref('CommandEntity') }) }, config: COMMAND }, async (request, reply) => {
+      app.get(`/me/devices/:deviceId/${segment}/:commandId`, { schema: { params: CommandParams, response: answers({ 200: CommandEntity }) }, config: COMMAND }, async (request, reply) => {
         const { deviceId } = request.params;
         let command = await findCommand(request, deviceId, request.params.commandId);
         const wait = preferWait(request);
@@ -83,7 +83,7 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
         return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
       });
 
-      app.get(`/me/devices/:deviceId/${segment}/:commandId/responsePayload`, { schema: { params: CommandParams, response: answers({ 200: ref('PayloadResponse') }) }, config: COMMAND }, async (request, reply) => {
+      app.get(`/me/devices/:deviceId/${segment}/:commandId/responsePayload`, { schema: { params: CommandParams, response: answers({ 200: PayloadResponse }) }, config: COMMAND }, async (request, reply) => {
         const command = await findCommand(request, request.params.deviceId, request.params.commandId);
         if (command.responsePayloadJson === null) {
           throw new AppiaError('notFound', `command ${command.id} has no response payload yet (status ${command.status})`);
@@ -92,14 +92,14 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       });
     }
 
-    app.post('/me/devices/:deviceId/commands/:commandId/cancel', { schema: { params: CommandParams, response: answers({ 200: ref('CommandEntity') }) }, config: COMMAND }, async (request, reply) => {
+    app.post('/me/devices/:deviceId/commands/:commandId/cancel', { schema: { params: CommandParams, response: answers({ 200: CommandEntity }) }, config: COMMAND }, async (request, reply) => {
       const { deviceId, commandId } = request.params;
       await findCommand(request, deviceId, commandId);
       const command = await core.cancelCommand(request.caller.userId, deviceId, commandId.toUpperCase());
       return reply.type('application/json').send(commandEntityJson(command, representation(request, config).command(deviceId)));
     });
 
-    app.get('/me/devices/:deviceId/commands/:commandId/history', { schema: { params: CommandParams, response: answers({ 200: ref('CommandHistory') }) }, config: COMMAND }, async (request, reply) => {
+    app.get('/me/devices/:deviceId/commands/:commandId/history', { schema: { params: CommandParams, response: answers({ 200: CommandHistory }) }, config: COMMAND }, async (request, reply) => {
       const { deviceId } = request.params;
       const command = await findCommand(request, deviceId, request.params.commandId);
       const history = await core.history(command.id);

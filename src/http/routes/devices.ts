@@ -7,13 +7,13 @@ import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseTop } from '.
 import { representation } from '../representation-context.js';
 import { deviceJson } from '../representation.js';
 import { DeviceParams, ListQuery, REGISTER_DEVICE_KEYS, RegisterDeviceBody } from '../schemas.js';
-import { answers, NoContent, ref } from '../response-schemas.js';
+import { answers, DeviceCollection, DeviceEntity, NoContent, RegisteredDevice } from '../response-schemas.js';
 
 /** DESIGN 2: the caller's devices. Another user's device is a 404, never a 403. */
 export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
   const { core } = deps;
   return async (app) => {
-    app.get('/me/devices', { schema: { querystring: ListQuery, response: answers({ 200: ref('DeviceCollection') }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
+    app.get('/me/devices', { schema: { querystring: ListQuery, response: answers({ 200: DeviceCollection }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
       const limit = parseTop(request.query.$top);
       const position = decodeSkipToken(request.query.$skiptoken, (v): v is { o: number } => Number.isInteger(v['o']) && (v['o'] as number) >= 0);
       const offset = position?.o ?? 0;
@@ -27,7 +27,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
       });
     });
 
-    app.get('/me/devices/:deviceId', { schema: { params: DeviceParams, response: answers({ 200: ref('DeviceEntity') }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
+    app.get('/me/devices/:deviceId', { schema: { params: DeviceParams, response: answers({ 200: DeviceEntity }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
       const device = await findDevice(request.caller.userId, request.params.deviceId);
       return reply.type('application/json').send({ '@odata.context': representation(request, config).device(), ...deviceJson(device) });
     });
@@ -35,7 +35,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
     app.post(
       '/me/devices',
       {
-        schema: { body: RegisterDeviceBody, response: answers({ 201: ref('RegisteredDevice') }) },
+        schema: { body: RegisterDeviceBody, response: answers({ 201: RegisteredDevice }) },
         config: { scopes: SCOPES.command },
         preValidation: async (request) => {
           request.body = canonicalKeys(request.body, REGISTER_DEVICE_KEYS) as typeof request.body;

@@ -74,7 +74,12 @@ export const METADATA_XML = [
   '</edmx:Edmx>',
 ].join('\n');
 
-/** GET /beta/$metadata and /v1.0/$metadata: no token needed, as on Graph. */
+/**
+ * GET /beta/$metadata and /v1.0/$metadata: no token needed, as on Graph.
+ *
+ * @example
+ * app.register(metadataRoutes()); // outside the /beta and /v1.0 plugins, whose hook asks for a token
+ */
 export function metadataRoutes(): FastifyPluginAsync {
   return async (app) => {
     for (const version of ['beta', 'v1.0']) {

@@ -6,6 +6,9 @@ import { answers, textAnswer } from '../response-schemas.js';
  * DESIGN 7: GET /metrics in Prometheus' text format. Like /healthz it needs
  * no token: it shows counts and timings, never users, devices or commands,
  * and the server listens on loopback unless told otherwise.
+ *
+ * @example
+ * app.register(metricsRoutes(new AppiaMetrics()));
  */
 export function metricsRoutes(metrics: RequestMetrics): FastifyPluginAsync {
   return async (app) => {

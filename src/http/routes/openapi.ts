@@ -1,6 +1,16 @@
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { answers, ref } from '../response-schemas.js';
+import { answers, NAMED_ANSWERS, OpenDocument } from '../response-schemas.js';
+
+const NAMED = new Map(NAMED_ANSWERS.map((schema) => [String((schema as { $id?: string }).$id), schema]));
+
+/** a named answer's schema as a reference to its component; any other as it is */
+function named(answer: unknown): unknown {
+  const id = (answer as { $id?: unknown } | null)?.$id;
+  if (typeof id !== 'string' || !NAMED.has(id)) return answer;
+  const description = (answer as { description?: unknown }).description;
+  return { $ref: `#/components/schemas/${id}`, ...(typeof description === 'string' ? { description } : {}) };
+}
 
 /** the package version, shown as the document's `info.version` */
 const VERSION = '0.1.0';
@@ -8,8 +18,9 @@ const VERSION = '0.1.0';
 /**
  * DESIGN 7: `/openapi.json`, an OpenAPI 3.1 document generated from the
  * route schemas (@fastify/swagger, dynamic mode). Register it before any
- * route, so its onRoute hook sees them all. The shared answer schemas
- * (response-schemas.ts) appear under `components.schemas` by their `$id`.
+ * route, so its onRoute hook sees them all. The answers' schemas
+ * (response-schemas.ts) appear once under `components.schemas`, by their
+ * `$id`, and the operations refer to them.
  *
  * @example
  * const app = Fastify();
@@ -33,6 +44,7 @@ export function registerOpenapi(app: FastifyInstance): void {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'a user token (DESIGN 5)' },
           deviceToken: { type: 'http', scheme: 'bearer', description: 'a device token from the registration (DESIGN 4)' },
         },
+        schemas: Object.fromEntries(NAMED.entries()),
       },
       // served on the HTTP server's upgrade event, not by a Fastify route
       paths: {
@@ -55,14 +67,15 @@ export function registerOpenapi(app: FastifyInstance): void {
     // every Graph route needs a bearer token (DESIGN 5); the others need none
     transform: ({ schema, url }) => {
       const graph = /^\/(beta|v1\.0)\//i.test(url) && !url.includes('$metadata');
-      return { schema: graph ? { ...schema, security: [{ bearer: [] }] } : schema, url } as never;
+      const response = schema.response && Object.fromEntries(Object.entries(schema.response).map(([code, answer]) => [code, named(answer)]));
+      return { schema: { ...schema, ...(response ? { response } : {}), ...(graph ? { security: [{ bearer: [] }] } : {}) }, url } as never;
     },
   });
 
   app.register(async (scope) => {
     scope.get(
       '/openapi.json',
-      { schema: { summary: 'This document (OpenAPI 3.1)', response: answers({ 200: ref('OpenDocument') }) } },
+      { schema: { summary: 'This document (OpenAPI 3.1)', response: answers({ 200: OpenDocument }) } },
       async (_request, reply) => reply.type('application/json').send(app.swagger()),
     );
   });
