@@ -3,14 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyServerOptions } from 'fastify';
-import type { JSONWebKeySet } from 'jose';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
 import type { Config } from './config.js';
-import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
-import { discoverIssuer } from './auth/discovery.js';
-import { createVerifier, type Verifier } from './auth/verifier.js';
-import { buildApp, type App, type WellKnown } from './http/app.js';
+import { openAuth } from './auth/setup.js';
+import { buildApp, type App } from './http/app.js';
 import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
@@ -48,27 +45,14 @@ export interface StartOverrides {
  * knows which adapters are in use.
  */
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
-  await mkdir(config.dataDir, { recursive: true });
+  // DESIGN 8: the data folder is its owner's only (the store and the issuer tighten what they keep in it)
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // auth first: an issuer that cannot be discovered stops the start before anything is opened
+  const auth = await openAuth(config);
   const store = overrides.store ?? (await openStore(config));
   const bus = overrides.bus ?? new InProcessBus();
-
-  let verifier: Verifier;
-  let wellKnown: WellKnown | undefined;
-  let mintToken: RunningAppia['mintToken'];
-  if (config.issuer) {
-    const discovered = await discoverIssuer(config.issuer);
-    verifier = createVerifier({
-      issuer: discovered.issuer,
-      audience: config.audience!,
-      keys: { kind: 'remote', jwksUrl: discovered.jwksUri },
-      userClaim: config.userClaim,
-    });
-  } else {
-    const issuer = await openEmbeddedIssuer({ dataDir: config.dataDir });
-    verifier = createVerifier({ issuer: issuer.issuer, audience: issuer.audience, keys: { kind: 'local', jwks: () => issuer.jwks() as JSONWebKeySet }, userClaim: config.userClaim });
-    wellKnown = issuer;
-    mintToken = (user, options = {}) => issuer.mint({ user, ...options });
-  }
+  const issuer = auth.embedded;
+  const mintToken: RunningAppia['mintToken'] = auth.mint ? (user, options = {}) => auth.mint!({ user, ...options }) : undefined;
 
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   let log: CoreLog = { warn: () => {}, info: () => {} };
@@ -80,7 +64,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const app = buildApp(
-    { core, auth: { authenticate: (header) => verifier.verify(header) }, ...(wellKnown ? { wellKnown } : {}) },
+    { core, auth: { authenticate: (header) => auth.verifier.verify(header) }, ...(issuer ? { wellKnown: issuer } : {}) },
     { ...config, logLevel: config.logLevel },
     (https ? { https } : {}) as FastifyServerOptions,
   );

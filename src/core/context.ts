@@ -8,6 +8,8 @@ export interface CoreTimings extends Timings {
   readonly maxAttempts: number;
   readonly defaultTtlMs: number;
   readonly maxOpenCommands: number;
+  /** registered devices per user (DESIGN 8); absent or 0 = no limit */
+  readonly maxDevicesPerUser?: number;
 }
 
 /** Where the core says what it refused or could not do (a pino logger fits). */

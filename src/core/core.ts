@@ -2,7 +2,7 @@ import type { Bus, BusMessage, Subscription } from '../bus/bus.js';
 import { subjects } from '../bus/bus.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { CommandQuery, Store } from '../store/store.js';
+import type { CommandQuery, DeviceQuery, Store } from '../store/store.js';
 import { cancelCommand, removeDevice } from './cancel.js';
 import type { CoreContext, CoreLog, CoreTimings } from './context.js';
 import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
@@ -79,16 +79,19 @@ export class CommandCore {
 
   // ---- devices ----
 
-  /** Registers a device; the answer carries its token once (only its hash is stored, DESIGN 4). */
+  /** Registers a device; the answer carries its token once (only its hash is stored, DESIGN 4). Refused `conflict` past the user's device limit (DESIGN 8). */
   async registerDevice(userId: string, input: DeviceInput): Promise<{ device: DeviceRecord; deviceToken: string }> {
     const deviceToken = this.#ctx.ids.deviceToken();
-    const device = await this.#ctx.store.createDevice({
-      ...input,
-      id: this.#ctx.ids.deviceId(),
-      userId,
-      tokenHash: hashDeviceToken(deviceToken),
-      createdAt: this.#ctx.now(),
-    });
+    const device = await this.#ctx.store.createDevice(
+      {
+        ...input,
+        id: this.#ctx.ids.deviceId(),
+        userId,
+        tokenHash: hashDeviceToken(deviceToken),
+        createdAt: this.#ctx.now(),
+      },
+      { maxDevices: this.#ctx.timings.maxDevicesPerUser ?? 0 },
+    );
     return { device, deviceToken };
   }
 
@@ -96,8 +99,9 @@ export class CommandCore {
     return this.#ctx.store.getDevice(userId, deviceId);
   }
 
-  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]> {
-    return this.#ctx.store.listDevices(userId, page);
+  /** the user's devices, oldest first; `status` narrows them to one presence */
+  listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]> {
+    return this.#ctx.store.listDevices(userId, query);
   }
 
   removeDevice(userId: string, deviceId: string): Promise<boolean> {

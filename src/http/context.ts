@@ -1,4 +1,5 @@
 import type { CommandCore } from '../core/core.js';
+import type { HoldLimiter } from './holds.js';
 
 /** Who is calling (DESIGN 5), as the routes see it: the user and the token's delegated scopes. */
 export interface Caller {
@@ -30,6 +31,14 @@ export interface AppConfig {
   readonly maxJsonDepth: number;
   readonly rateLimit: number;
   readonly logLevel?: string;
+  /** DESIGN 8 (0 = off for each): a request's headers and body must arrive within this, else 408 */
+  readonly requestTimeoutMs?: number;
+  /** failed authentications per second per client address, then 429 before any signature check */
+  readonly authFailureLimit?: number;
+  /** open event streams plus `Prefer: wait` holds per user, then 429 */
+  readonly maxStreamsPerUser?: number;
+  /** concurrent connections to the port; more are dropped */
+  readonly maxConnections?: number;
 }
 
 /** DESIGN 2: the scopes a route needs, any one of them; declared in each route's config and checked in one hook (app.ts). */
@@ -45,5 +54,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** the scopes the route needs, any one of them (SCOPES) */
     scopes?: readonly string[];
+    /** the OData query options the route supports (`$top`, ...); any other is 400 (query-options.ts) */
+    query?: readonly string[];
+  }
+  interface FastifyInstance {
+    /** event streams and `Prefer: wait` holds per user (DESIGN 8) */
+    holds: HoldLimiter;
   }
 }
