@@ -49,8 +49,8 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   // JSON only: a body in another media type is refused with a clear message rather than read as a string.
   app.removeContentTypeParser('text/plain');
   acceptJsonBodies(app, config.maxJsonDepth);
-  const limiter = new RateLimiter(config.rateLimit);
-  const authFailures = new RateLimiter(config.authFailureLimit ?? 0);
+  const limiter = new RateLimiter(config.rateLimit, deps.now);
+  const authFailures = new RateLimiter(config.authFailureLimit ?? 0, deps.now);
   app.decorate('holds', new HoldLimiter(config.maxStreamsPerUser ?? 0));
 
   app.addHook('onRequest', async (request, reply) => {

@@ -22,6 +22,8 @@ export interface AppDeps {
   readonly core: CommandCore;
   readonly auth: Authenticator;
   readonly wellKnown?: WellKnown;
+  /** the clock of the per-second limits (DESIGN 8); default Date.now */
+  readonly now?: () => number;
 }
 
 export interface AppConfig {
