@@ -1,5 +1,5 @@
 import { AppiaError } from '../domain/errors.js';
-import { parseStrictJson } from './strict-json.js';
+import { parseStrictJson } from '../domain/strict-json.js';
 
 /**
  * DESIGN 2: input property names are matched case-insensitively

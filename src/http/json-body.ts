@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppiaError } from '../domain/errors.js';
-import { parseStrictJson } from './strict-json.js';
+import { parseStrictJson } from '../domain/strict-json.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -1,4 +1,4 @@
-import { AppiaError } from '../domain/errors.js';
+import { AppiaError } from './errors.js';
 
 /**
  * DESIGN 2: JSON read exactly as written, or refused naming where.
