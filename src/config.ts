@@ -125,9 +125,6 @@ export function parseConfig(argv: readonly string[] = [], env: Readonly<Record<s
   if (config.databaseUrl !== null) {
     throw new ConfigError('APPIA_DATABASE_URL is set, but this build has no PostgreSQL store yet: unset it to use the embedded SQLite store');
   }
-  if (config.natsUrl !== null) {
-    throw new ConfigError('APPIA_NATS_URL is set, but this build has no NATS bus yet: unset it to run one node on the in-process bus');
-  }
   checkIssuers(config);
   return Object.freeze(out) as unknown as Config;
 }

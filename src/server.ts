@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyServerOptions } from 'fastify';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
+import { openNatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
 import { openAuth } from './auth/setup.js';
 import { buildApp, type App } from './http/app.js';
@@ -50,7 +52,14 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   // auth first: an issuer that cannot be discovered stops the start before anything is opened
   const auth = await openAuth(config);
   const store = overrides.store ?? (await openStore(config));
-  const bus = overrides.bus ?? new InProcessBus();
+  // DESIGN 7: a node told to use NATS never runs without it (openNatsBus fails in one line)
+  let bus: Bus;
+  try {
+    bus = overrides.bus ?? (config.natsUrl ? await openNatsBus({ url: config.natsUrl, name: `appia ${hostname()}` }) : new InProcessBus());
+  } catch (err) {
+    if (!overrides.store) await store.close();
+    throw err;
+  }
   const issuer = auth.embedded;
   const mintToken: RunningAppia['mintToken'] = auth.mint ? (user, options = {}) => auth.mint!({ user, ...options }) : undefined;
 

@@ -18,8 +18,9 @@ function sources(folder: string): string[] {
 function imports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const found: string[] = [];
-  for (const m of text.matchAll(/^(?:import|export)\s+(?:[^'";]*?\s+from\s+)?'(\.[^']+)'/gm)) {
-    found.push(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+  const written = /^(?:import|export)\s+(?:[^'";]*?\s+from\s+)?'(\.[^']+)'|\bimport\s*\(\s*'(\.[^']+)'\s*\)/gm;
+  for (const m of text.matchAll(written)) {
+    found.push(resolve(dirname(file), (m[1] ?? m[2])!.replace(/\.js$/, '.ts')));
   }
   return found;
 }

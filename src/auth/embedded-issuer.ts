@@ -36,6 +36,14 @@ export interface EmbeddedIssuer {
   discovery(baseUrl: string): Record<string, unknown>;
 }
 
+/** `openEmbeddedIssuer({ create: false })` found no issuer (or only half of one) in `dir`. */
+export class NoIssuerError extends Error {
+  constructor(readonly dir: string) {
+    super(`there is no embedded issuer in ${dir}`);
+    this.name = 'NoIssuerError';
+  }
+}
+
 interface IssuerIdentity {
   readonly issuer: string;
   readonly audience: string;
@@ -47,14 +55,23 @@ interface IssuerIdentity {
  * `iss` and `aud`). The first open creates both; later opens, and the
  * offline `appia token --data DIR`, reuse them, so tokens survive restarts.
  * Two processes opening a fresh folder at once end up with the same files.
+ * With `create: false` nothing is created: a folder without both files is a
+ * `NoIssuerError` (a new key would sign tokens no running server accepts).
  *
  * @example
  * const issuer = await openEmbeddedIssuer({ dataDir: './appia-data' });
  * const token = await issuer.mint({ user: 'alice' });
  */
-export async function openEmbeddedIssuer(options: { dataDir: string; now?: () => number }): Promise<EmbeddedIssuer> {
+export async function openEmbeddedIssuer(options: { dataDir: string; now?: () => number; create?: boolean }): Promise<EmbeddedIssuer> {
   const now = options.now ?? Date.now;
   const dir = join(options.dataDir, 'issuer');
+  if (options.create === false) {
+    for (const file of ['issuer.json', 'signing-key.jwk']) {
+      await stat(join(dir, file)).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'ENOENT' || err.code === 'ENOTDIR' ? new NoIssuerError(dir) : err;
+      });
+    }
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // DESIGN 8: its owner's only, also when an older version made it readable (the key itself is checked, not fixed, below)
   if (process.platform !== 'win32') await chmod(dir, 0o700);

@@ -13,15 +13,23 @@ export interface Bus {
    * Calls `handler` with every valid message published on `subject` from
    * now on. Await `ready` before the first read of the state the messages
    * announce, so that nothing published after that read is missed.
+   * `subject` comes from `subjects`. Never throws; a subscription the bus
+   * cannot confirm (closed, or NATS disconnected) has a `ready` that rejects.
+   * A handler that throws affects no other subscriber.
    */
   subscribe(subject: string, handler: (message: BusMessage) => void): Subscription;
   /** Resolves while the bus can carry messages; rejects with the reason otherwise (`/readyz`). */
   ready(): Promise<void>;
+  /** Sends what is still buffered, then stops; afterwards `publish` does nothing. Calling it again is fine. */
   close(): Promise<void>;
 }
 
 export interface Subscription {
-  /** resolves once the subscription is registered everywhere a publisher may be */
+  /**
+   * resolves once the subscription is registered everywhere a publisher may
+   * be; rejects with an AppiaError `unavailable` when that cannot be known
+   * (the caller answers 503, as `/readyz` does). It never goes unhandled.
+   */
   readonly ready: Promise<void>;
   /** stops the handler; calling it again does nothing */
   unsubscribe(): void;
@@ -50,7 +58,8 @@ export type BusMessage =
  * Subjects: one per device (the node holding its connection listens), one
  * per user. Ids are encoded so that no id can reach into another subject: a
  * user id may hold `.`, `*`, `>` or spaces, which NATS reads as separators
- * and wildcards. base64url keeps only [A-Za-z0-9_-].
+ * and wildcards. base64url keeps only [A-Za-z0-9_-], so a subject is never
+ * a wildcard and one id's subject is never another's (test/bus/subjects.test.ts).
  */
 export const subjects = {
   device: (deviceId: string) => `appia.device.${encodeToken(deviceId)}`,
@@ -58,8 +67,13 @@ export const subjects = {
 } as const;
 
 function encodeToken(id: string): string {
-  // never empty: NATS refuses an empty token
-  return id === '' ? '_' : Buffer.from(id, 'utf8').toString('base64url');
+  // never empty: NATS refuses an empty token ('_' alone is no base64url of any bytes)
+  if (id === '') return '_';
+  const utf8 = Buffer.from(id, 'utf8');
+  // A lone surrogate becomes U+FFFD in UTF-8, so two ids would share a subject; such an id
+  // takes its UTF-16 code units in a second token instead, which no other id produces.
+  if (utf8.toString('utf8') !== id) return `_.${Buffer.from(id, 'utf16le').toString('base64url')}`;
+  return utf8.toString('base64url');
 }
 
 const statuses: ReadonlySet<string> = new Set(STATUSES);

@@ -1,3 +1,4 @@
+import { AppiaError } from '../domain/errors.js';
 import { parseBusMessage, type Bus, type BusMessage, type Subscription } from './bus.js';
 
 const READY: Promise<void> = Promise.resolve();
@@ -8,6 +9,7 @@ export class InProcessBus implements Bus {
   #closed = false;
 
   publish(subject: string, message: BusMessage): void {
+    if (this.#closed) return;
     const handlers = this.#handlers.get(subject);
     if (!handlers) return;
     // validated as a remote bus would: a malformed message reaches no one
@@ -23,6 +25,11 @@ export class InProcessBus implements Bus {
   }
 
   subscribe(subject: string, handler: (message: BusMessage) => void): Subscription {
+    if (this.#closed) {
+      const ready = Promise.reject(closedError());
+      ready.catch(() => {}); // a caller that never awaits `ready` must not crash the process
+      return { ready, unsubscribe: () => {} };
+    }
     let handlers = this.#handlers.get(subject);
     if (!handlers) this.#handlers.set(subject, (handlers = new Set()));
     const own = handlers;
@@ -43,7 +50,7 @@ export class InProcessBus implements Bus {
   }
 
   ready(): Promise<void> {
-    return this.#closed ? Promise.reject(new Error('the bus is closed')) : READY;
+    return this.#closed ? Promise.reject(closedError()) : READY;
   }
 
   async close(): Promise<void> {
@@ -51,3 +58,5 @@ export class InProcessBus implements Bus {
     this.#handlers.clear();
   }
 }
+
+const closedError = () => new AppiaError('unavailable', 'the bus is closed');

@@ -1,4 +1,7 @@
+import type { DeviceJson, DeviceRef } from './types.js';
 import { CliError } from './cli.js';
+import { hint } from './invocation.js';
+import { escapeControl } from './terminal-text.js';
 
 /** Where the CLI's HTTP commands go and as whom: `--server`/`APPIA_URL`, `--token`/`APPIA_TOKEN`. */
 export interface ServerTarget {
@@ -16,13 +19,25 @@ export const SERVER_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export const SERVER_OPTIONS_HELP = [
-  '  --server URL   the Appia server (default $APPIA_URL or http://127.0.0.1:8080)',
-  '  --token T      a user token (default $APPIA_TOKEN; mint one with `appia token --user NAME`)',
-  '  --json         print the server\'s JSON instead of a table, for scripts',
-].join('\n');
+/** The help lines of SERVER_OPTIONS. */
+export function serverOptionsHelp(): string {
+  return [
+    `  --server URL   the Appia server (default $APPIA_URL or ${DEFAULT_SERVER})`,
+    `  --token T      a user token (default $APPIA_TOKEN; mint one with \`${hint('token --user NAME')}\`)`,
+    '  --json         print the server\'s JSON instead of text, for scripts',
+    '  -h, --help     this help',
+  ].join('\n');
+}
 
 export function serverTarget(values: { server?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv = process.env): ServerTarget {
+  const server = serverUrl(values, env);
+  const token = values.token ?? env['APPIA_TOKEN'];
+  if (!token) throw new CliError(`a user token is needed: pass --token or set APPIA_TOKEN (mint one with \`${hint('token --user NAME')}\`)`);
+  return { server, token };
+}
+
+/** The server's URL from `--server` / `APPIA_URL` (default DEFAULT_SERVER), without a trailing slash. */
+export function serverUrl(values: { server?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
   const server = (values.server ?? env['APPIA_URL'] ?? DEFAULT_SERVER).replace(/\/+$/, '');
   try {
     const url = new URL(server);
@@ -30,9 +45,7 @@ export function serverTarget(values: { server?: string | undefined; token?: stri
   } catch {
     throw new CliError(`--server must be an http(s) URL (got ${JSON.stringify(server)})`);
   }
-  const token = values.token ?? env['APPIA_TOKEN'];
-  if (!token) throw new CliError('a user token is needed: pass --token or set APPIA_TOKEN (mint one with `appia token --user NAME`)');
-  return { server, token };
+  return server;
 }
 
 /** A Graph error answer (DESIGN 2): printed as `error: <code>: <message>`. */
@@ -79,7 +92,7 @@ export class ApiClient {
       response = await this.#fetch(url, init);
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new UnreachableError(`cannot reach the Appia server at ${this.#target.server} (${cause}); is it running? (appia serve)`);
+      throw new UnreachableError(`cannot reach the Appia server at ${this.#target.server} (${cause}); is it running? (${hint('serve')})`);
     }
     const text = await response.text();
     let parsed: unknown;
@@ -104,7 +117,10 @@ export class ApiClient {
     return this.request<T>('POST', path, body, headers);
   }
 
-  /** Every item of a collection, following `@odata.nextLink`. */
+  /**
+   * Every item of a collection, following `@odata.nextLink`. A link to
+   * another origin than the server's is refused rather than sent the token.
+   */
   async all<T = any>(path: string): Promise<T[]> {
     const items: T[] = [];
     let next: string | undefined = path;
@@ -112,8 +128,22 @@ export class ApiClient {
       const page: { value: T[]; '@odata.nextLink'?: string } = await this.get(next);
       items.push(...page.value);
       next = page['@odata.nextLink'];
+      if (next !== undefined) this.checkNextLink(next);
     }
     return items;
+  }
+
+  /** Throws unless `link` is on the server's own origin (the token goes with it). */
+  checkNextLink(link: string): void {
+    let origin: string | undefined;
+    try {
+      origin = new URL(link).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== new URL(this.#target.server).origin) {
+      throw new UnreachableError(`the server's @odata.nextLink ${JSON.stringify(link)} is not on ${this.#target.server}; not sending the token there (set APPIA_PUBLIC_URL on the server, or --server to the URL it names)`);
+    }
   }
 }
 
@@ -125,12 +155,13 @@ export async function reportingApiErrors(run: () => Promise<number>): Promise<nu
   try {
     return await run();
   } catch (err) {
+    // DESIGN 4: the server's text is printed with its control characters escaped.
     if (err instanceof GraphError) {
-      console.error(`error: ${err.code}: ${err.message}`);
+      console.error(escapeControl(`error: ${err.code}: ${err.message}`));
       return 1;
     }
     if (err instanceof UnreachableError) {
-      console.error(`error: ${err.message}`);
+      console.error(escapeControl(`error: ${err.message}`));
       return 1;
     }
     throw err;
@@ -140,11 +171,11 @@ export async function reportingApiErrors(run: () => Promise<number>): Promise<nu
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A device given by id, or by its name when that names exactly one of the caller's devices. */
-export async function resolveDevice(client: ApiClient, idOrName: string): Promise<{ id: string; name: string | null }> {
+export async function resolveDevice(client: ApiClient, idOrName: string): Promise<DeviceRef> {
   if (UUID.test(idOrName)) return { id: idOrName, name: null };
-  const devices = await client.all<{ id: string; name: string }>('/me/devices');
+  const devices = await client.all<DeviceJson>('/me/devices');
   const matches = devices.filter((d) => d.name.toLowerCase() === idOrName.toLowerCase());
   if (matches.length === 1) return { id: matches[0]!.id, name: matches[0]!.name };
-  if (matches.length === 0) throw new CliError(`no device is named ${JSON.stringify(idOrName)} (appia devices lists them)`, 1);
+  if (matches.length === 0) throw new CliError(`no device is named ${JSON.stringify(idOrName)} (${hint('devices')} lists them)`, 1);
   throw new CliError(`${matches.length} devices are named ${JSON.stringify(idOrName)}; give the device id instead`, 1);
 }

@@ -3,6 +3,9 @@ import type { CommandRecord } from '../domain/command.js';
 import { isFinal } from '../domain/policy.js';
 import type { Store } from '../store/store.js';
 
+/** how often a waiter reads the command again without a wake-up */
+const RECHECK_MS = 2000;
+
 interface UserWatch {
   readonly commands: Map<string, Set<() => void>>;
   readonly subscription: Subscription;
@@ -26,21 +29,33 @@ export class FinalWaiters {
 
   /** Resolves with the command once it is final, or as it stands after `timeoutMs`; undefined if it is not the user's. */
   async waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
+    let woken = false;
     let wake: () => void = () => {};
     // Watch (and be registered on the bus) before the first read, so a change between the two is not missed.
-    const watch = this.#watch(userId, commandId, () => wake());
+    const watch = this.#watch(userId, commandId, () => {
+      woken = true;
+      wake();
+    });
     try {
-      await watch.ready;
-      const first = await this.#store.getCommand(userId, deviceId, commandId);
-      if (!first || isFinal(first.status) || timeoutMs <= 0) return first;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      return await this.#store.getCommand(userId, deviceId, commandId);
+      // A bus that is down only costs the wake-ups: the command is read again every RECHECK_MS anyway.
+      await watch.ready.catch(() => {});
+      const deadline = Date.now() + timeoutMs;
+      let command = await this.#store.getCommand(userId, deviceId, commandId);
+      while (command && !isFinal(command.status) && Date.now() < deadline) {
+        // Woken by the bus, or every RECHECK_MS anyway: a lost bus message only delays the answer (DESIGN 1).
+        if (!woken) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(RECHECK_MS, deadline - Date.now()));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        woken = false;
+        command = await this.#store.getCommand(userId, deviceId, commandId);
+      }
+      return command;
     } finally {
       watch.stop();
     }

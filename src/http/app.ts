@@ -14,6 +14,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { systemRoutes } from './routes/system.js';
+import { consoleRoutes } from './routes/console.js';
 
 export type { AppConfig, AppDeps, Authenticator, Caller, WellKnown } from './context.js';
 
@@ -71,6 +72,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   );
 
   app.register(systemRoutes(deps, config.publicUrl));
+  app.register(consoleRoutes());
   for (const prefix of ['/beta', '/v1.0']) {
     app.register(
       async (graph) => {

@@ -1,82 +1,39 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
+import { appiaCli as runCli, BIN, CliProcess, pathWithoutAppia } from './support.js';
 
 /**
  * The `appia` commands as a user runs them: the real bin in a child process,
  * against a real test server, asserting what is printed.
  */
 
-const BIN = new URL('../../../bin/appia.js', import.meta.url).pathname;
-
 let appia: TestAppia;
 let env: NodeJS.ProcessEnv;
 let scratch: string;
+let emptyPath: string;
 
 before(async () => {
   appia = await startTestAppia({ receiptTimeoutMs: 2000, retryBaseMs: 100 });
-  env = { PATH: process.env['PATH'], APPIA_URL: appia.url, APPIA_TOKEN: await appia.token('carol') };
+  emptyPath = await pathWithoutAppia();
+  env = { PATH: emptyPath, APPIA_URL: appia.url, APPIA_TOKEN: await appia.token('carol') };
   scratch = await mkdtemp(join(tmpdir(), 'appia-cli-'));
 });
 after(async () => {
   await appia.stop();
   await rm(scratch, { recursive: true, force: true });
+  await rm(emptyPath, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+const appiaCli = (args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) => runCli(args, { ...env, ...extraEnv });
 
-function appiaCli(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** A long-running `appia agent`, whose output a test can wait on. */
-class AgentProcess {
-  readonly child: ChildProcessWithoutNullStreams;
-  output = '';
-  readonly #waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
-
+class AgentProcess extends CliProcess {
   constructor(args: readonly string[], extraEnv: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [BIN, 'agent', ...args], { env: { ...env, ...extraEnv } });
-    const take = (chunk: Buffer) => {
-      this.output += chunk.toString();
-      for (const w of [...this.#waiters]) {
-        const m = this.output.match(w.pattern);
-        if (m) {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          w.resolve(m);
-        }
-      }
-    };
-    this.child.stdout.on('data', take);
-    this.child.stderr.on('data', take);
-  }
-
-  /** resolves when the output so far matches */
-  printed(pattern: RegExp): Promise<RegExpMatchArray> {
-    const m = this.output.match(pattern);
-    if (m) return Promise.resolve(m);
-    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }));
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    const exited = once(this.child, 'exit');
-    this.child.kill(signal);
-    const [code] = await exited;
-    return code as number | null;
+    super(['agent', ...args], { ...env, ...extraEnv });
   }
 }
 
@@ -96,7 +53,8 @@ describe('appia device / devices', { concurrency: true }, () => {
     assert.ok(id && token, run.stdout);
     assert.match(run.stdout, /^Device added: Living room PC$/m);
     assert.match(id, /^[0-9a-f-]{36}$/);
-    assert.ok(run.stdout.includes(`APPIA_DEVICE_TOKEN=${token} appia agent --server ${appia.url}`));
+    // run from a checkout (no appia on PATH), the hint says npx
+    assert.ok(run.stdout.includes(`APPIA_DEVICE_TOKEN=${token} npx appia agent --server ${appia.url}`), run.stdout);
     const stored = await appia.api(env['APPIA_TOKEN']!, 'GET', `/beta/me/devices/${id}`);
     assert.deepEqual([stored.body.name, stored.body.kind, stored.body.platform], ['Living room PC', 'Desktop', 'Linux']);
   });
@@ -137,6 +95,27 @@ describe('appia device / devices', { concurrency: true }, () => {
     assert.match(badPayload.stderr, /--payload must be a JSON object/);
     assert.equal(noSuchName.code, 1);
     assert.match(noSuchName.stderr, /no device is named "No such device"/);
+  });
+});
+
+describe('hints say the command the way the user can run it', () => {
+  test('with appia on PATH the hints say `appia ...`; from a checkout (not on PATH, or via npx) `npx appia ...`', async () => {
+    const { id } = await addDevice('Hall PC');
+    const installed = await mkdtemp(join(tmpdir(), 'appia-bin-'));
+    try {
+      await symlink(BIN, join(installed, 'appia'));
+      const onPath = await appiaCli(['send', id, '--uri', 'https://example.com'], { PATH: installed });
+      const commandId = /^id\s+(\S+)$/m.exec(onPath.stdout)?.[1];
+      assert.match(onPath.stdout, new RegExp(`^Follow it with: appia status ${id} ${commandId}$`, 'm'));
+      const fromCheckout = await appiaCli(['send', id, '--uri', 'https://example.com']);
+      assert.match(fromCheckout.stdout, /^Follow it with: npx appia status /m);
+      const viaNpx = await appiaCli(['devices', '--help'], { PATH: installed, npm_command: 'exec' });
+      assert.match(viaNpx.stdout, /^Usage: npx appia devices/m);
+      const help = await appiaCli(['help', 'devices'], { PATH: installed });
+      assert.match(help.stdout, /^Usage: appia devices \[--json\]/m);
+    } finally {
+      await rm(installed, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,47 +1,47 @@
 import { parseCliArgs } from '../args.js';
+import type { DeviceJson } from '../types.js';
 import { CliError, type CliCommand } from '../cli.js';
-import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
+import { ApiClient, reportingApiErrors, resolveDevice, serverOptionsHelp, serverTarget, SERVER_OPTIONS } from '../http-client.js';
+import { hint } from '../invocation.js';
 import { fields, printJson } from '../output.js';
+import { escapeControl } from '../terminal-text.js';
 
-const HELP = `Usage:
-  appia device add --name NAME [--kind Desktop] [--platform P] [--model M] [--manufacturer M]
-  appia device remove DEVICE
+const DEVICE_OPTIONS = {
+  ...SERVER_OPTIONS,
+  name: { type: 'string' },
+  kind: { type: 'string' },
+  platform: { type: 'string' },
+  model: { type: 'string' },
+  manufacturer: { type: 'string' },
+} as const;
+
+export const deviceCommand: CliCommand = {
+  name: 'device',
+  summary: 'register a device (prints its device token) or remove one',
+  help: () => `Usage:
+  ${hint('device add --name NAME [--kind Desktop] [--platform P] [--model M] [--manufacturer M]')}
+  ${hint('device remove DEVICE')}
 
 add     registers a device for you and prints its id and its device token (shown once)
 remove  removes a device (by id or name): its token stops working, its open commands end
 
-Options:
-${SERVER_OPTIONS_HELP}`;
+With --json: add prints the new device with its deviceToken; remove prints {"id", "removed": true}.
 
-export const deviceCommand: CliCommand = {
-  name: 'device',
-  usage: 'device add --name NAME [--kind K] | device remove DEVICE',
-  summary: 'register a device (prints its device token) or remove one',
+Options:
+${serverOptionsHelp()}`,
   async run(args) {
-    const { values, positionals } = parseCliArgs({
-      args: [...args],
-      options: {
-        ...SERVER_OPTIONS,
-        name: { type: 'string' },
-        kind: { type: 'string' },
-        platform: { type: 'string' },
-        model: { type: 'string' },
-        manufacturer: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = parseCliArgs({ args: [...args], options: DEVICE_OPTIONS, allowPositionals: true, strict: true });
     const [action, ...rest] = positionals;
-    if (values.help || action === undefined) {
-      console.log(HELP);
-      return values.help ? 0 : 2;
+    if (values.help) {
+      console.log(this.help());
+      return 0;
     }
     if (action === 'add') {
       if (rest.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(rest[0])}; give the name as --name "${rest.join(' ')}"`);
       if (!values.name?.trim()) throw new CliError('--name NAME is required (e.g. --name "Living room PC")');
       const client = new ApiClient(serverTarget(values));
       return reportingApiErrors(async () => {
-        const device = await client.post('/me/devices', {
+        const device = await client.post<DeviceJson & { deviceToken: string }>('/me/devices', {
           name: values.name!.trim(),
           kind: values.kind ?? 'Desktop',
           ...(values.platform ? { platform: values.platform } : {}),
@@ -52,7 +52,7 @@ export const deviceCommand: CliCommand = {
           printJson(device);
           return 0;
         }
-        console.log(`Device added: ${device.name}`);
+        console.log(escapeControl(`Device added: ${device.name}`));
         console.log(
           fields([
             ['id', device.id],
@@ -61,22 +61,23 @@ export const deviceCommand: CliCommand = {
         );
         console.log('');
         console.log('The device token is shown only this once; keep it secret. Run the agent on the device with:');
-        console.log(`  APPIA_DEVICE_TOKEN=${device.deviceToken} appia agent --server ${client.server}`);
+        console.log(escapeControl(`  APPIA_DEVICE_TOKEN=${device.deviceToken} ${hint(`agent --server ${client.server}`)}`));
         console.log('(add --dry-run to print launched URIs instead of opening them)');
         return 0;
       });
     }
     if (action === 'remove') {
-      if (rest.length !== 1) throw new CliError('usage: appia device remove DEVICE (an id, or a name from `appia devices`)');
+      if (rest.length !== 1) throw new CliError(`usage: ${hint('device remove DEVICE')} (an id, or a name from \`${hint('devices')}\`)`);
       const client = new ApiClient(serverTarget(values));
       return reportingApiErrors(async () => {
         const device = await resolveDevice(client, rest[0]!);
         await client.request('DELETE', `/me/devices/${encodeURIComponent(device.id)}`);
         if (values.json) printJson({ id: device.id, removed: true });
-        else console.log(`Device ${device.name ?? device.id} removed.`);
+        else console.log(escapeControl(`Device ${device.name ?? device.id} removed.`));
         return 0;
       });
     }
-    throw new CliError(`unknown action ${JSON.stringify(action)}: use \`appia device add\` or \`appia device remove\``);
+    if (action === undefined) throw new CliError(`say what to do: \`${hint('device add --name NAME')}\` or \`${hint('device remove DEVICE')}\` (see --help)`);
+    throw new CliError(`unknown action ${JSON.stringify(action)}: use \`${hint('device add')}\` or \`${hint('device remove')}\``);
   },
 };

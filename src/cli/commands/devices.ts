@@ -1,28 +1,36 @@
 import { parseCliArgs } from '../args.js';
+import type { DeviceJson } from '../types.js';
 import { CliError, type CliCommand } from '../cli.js';
-import { ApiClient, reportingApiErrors, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
+import { ApiClient, reportingApiErrors, serverOptionsHelp, serverTarget, SERVER_OPTIONS } from '../http-client.js';
+import { hint } from '../invocation.js';
 import { printJson, table } from '../output.js';
 
 export const devicesCommand: CliCommand = {
   name: 'devices',
-  usage: 'devices',
   summary: 'list your devices and whether they are online',
+  help: () => `Usage: ${hint('devices [--json]')}
+
+Lists your devices: id, name, kind, platform, status, last seen.
+With --json: {"value": [the devices as the API returns them]}.
+
+Options:
+${serverOptionsHelp()}`,
   async run(args) {
     const { values, positionals } = parseCliArgs({ args: [...args], options: SERVER_OPTIONS, allowPositionals: true, strict: true });
     if (values.help) {
-      console.log(`Usage: appia devices [--json]\n\nLists your devices: id, name, kind, platform, status, last seen.\n\nOptions:\n${SERVER_OPTIONS_HELP}`);
+      console.log(this.help());
       return 0;
     }
     if (positionals.length > 0) throw new CliError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     const client = new ApiClient(serverTarget(values));
     return reportingApiErrors(async () => {
-      const devices = await client.all('/me/devices');
+      const devices = await client.all<DeviceJson>('/me/devices');
       if (values.json) {
         printJson({ value: devices });
         return 0;
       }
       if (devices.length === 0) {
-        console.log('No devices yet. Register one with: appia device add --name "My PC"');
+        console.log(`No devices yet. Register one with: ${hint('device add --name "My PC"')}`);
         return 0;
       }
       console.log(

@@ -1,26 +1,12 @@
 import { parseCliArgs } from '../args.js';
-import { CliError, type CliCommand } from '../cli.js';
-import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
-import { fields, printJson } from '../output.js';
-import { waitAndReport } from '../follow.js';
 import type { CommandJson } from '../types.js';
-
-const HELP = `Usage:
-  appia send DEVICE --uri URI
-  appia send DEVICE --app-service NAME --package PFN [--payload JSON]
-
-Sends a command to one of your devices (by id, or by name) and prints the new
-command's id and status. Follow it with \`appia status DEVICE COMMAND\`.
-
-  --uri URI             a LaunchUri command: the device opens this absolute URI
-  --app-service NAME    an AppService command for this app service ...
-  --package PFN         ... of this package family name
-  --payload JSON        the AppService payload, a JSON object (default {})
-  --wait                stay until the command finishes, showing each status change as it
-                        happens, then its response payload (exit 1 unless it completed)
-
-Options:
-${SERVER_OPTIONS_HELP}`;
+import { CliError, type CliCommand } from '../cli.js';
+import { ApiClient, reportingApiErrors, resolveDevice, serverOptionsHelp, serverTarget, SERVER_OPTIONS } from '../http-client.js';
+import { hint } from '../invocation.js';
+import { SUCCEEDED } from '../outcomes.js';
+import { fields, printJson } from '../output.js';
+import { escapeControl } from '../terminal-text.js';
+import { waitAndReport } from '../wait-report.js';
 
 const SEND_OPTIONS = {
   ...SERVER_OPTIONS,
@@ -33,33 +19,50 @@ const SEND_OPTIONS = {
 
 export const sendCommand: CliCommand = {
   name: 'send',
-  usage: 'send DEVICE --uri URI | --app-service NAME --package PFN',
   summary: 'send a LaunchUri or AppService command to a device',
+  help: () => `Usage:
+  ${hint('send DEVICE --uri URI')}
+  ${hint('send DEVICE --app-service NAME --package PFN [--payload JSON]')}
+
+Sends a command to one of your devices (by id, or by name) and prints the new
+command's id and status. Follow it with \`${hint('status DEVICE COMMAND')}\`.
+
+  --uri URI             a LaunchUri command: the device opens this absolute URI
+  --app-service NAME    an AppService command for this app service ...
+  --package PFN         ... of this package family name
+  --payload JSON        the AppService payload, a JSON object (default {})
+  --wait                stay until the command finishes, showing each status change as it
+                        happens, then its response payload (exit 1 unless it ${SUCCEEDED})
+
+With --json: the new command as the API returns it (with --wait: the final command).
+
+Options:
+${serverOptionsHelp()}`,
   async run(args) {
     const { values, positionals } = parseCliArgs({ args: [...args], options: SEND_OPTIONS, allowPositionals: true, strict: true });
     if (values.help) {
-      console.log(HELP);
+      console.log(this.help());
       return 0;
     }
-    if (positionals.length !== 1) throw new CliError('give exactly one DEVICE (an id, or a name from `appia devices`); see appia send --help');
+    if (positionals.length !== 1) throw new CliError('give exactly one DEVICE (an id, or a name from `' + hint('devices') + '`); see --help');
     const body = commandBody(values);
     const target = serverTarget(values);
     const client = new ApiClient(target);
     return reportingApiErrors(async () => {
       const device = await resolveDevice(client, positionals[0]!);
       const created = await client.post<CommandJson>(`/me/devices/${encodeURIComponent(device.id)}/commands`, body);
-      if (values.wait) return waitAndReport(target, client, device, created, values.json === true);
-      // Steps that follow the created command go here, each taking the command and
-      // returning the one to show: e.g. `--wait` (Prefer: wait, or the events
-      // stream) would return the command once it is final.
-      const shown = created;
+      const to = device.name ?? device.id;
+      if (values.wait) {
+        return waitAndReport(target, client, device, created, { json: values.json === true, intro: `Command ${created.id} sent to ${to}`, success: SUCCEEDED });
+      }
       if (values.json) {
-        printJson(shown);
+        printJson(created);
         return 0;
       }
-      console.log(`Command sent to ${device.name ?? device.id}.`);
-      console.log(fields([['id', shown.id], ['type', shown.type], ['status', shown.status]]));
-      console.log(`\nFollow it with: appia status ${device.id} ${shown.id}`);
+      console.log(escapeControl(`Command sent to ${to}.`));
+      console.log(fields([['id', created.id], ['type', created.type], ['status', created.status]]));
+      console.log('');
+      console.log(escapeControl(`Follow it with: ${hint(`status ${device.id} ${created.id}`)}`));
       return 0;
     });
   },

@@ -1,16 +1,18 @@
-import { ConfigError, parseConfig, settingsHelp } from '../../config.js';
+import { ConfigError, parseConfig, settingsHelp, type Config } from '../../config.js';
 import { CliError, type CliCommand } from '../cli.js';
+import { hint } from '../invocation.js';
+import { startFailure } from '../start-failure.js';
 
 export const serveCommand: CliCommand = {
   name: 'serve',
-  usage: 'serve [--port 8080] [--data ./appia-data] [--host 127.0.0.1] ...',
   summary: 'run the server (embedded SQLite and token issuer by default)',
+  help: () => `Usage: ${hint('serve [options]')}\n\nEvery option also has an environment variable; a flag wins over it.\n\n${settingsHelp()}`,
   async run(args) {
     if (args.includes('--help') || args.includes('-h')) {
-      console.log(`Usage: appia serve [options]\n\nEvery option also has an environment variable; a flag wins over it.\n\n${settingsHelp()}`);
+      console.log(this.help());
       return 0;
     }
-    let config;
+    let config: Config;
     try {
       config = parseConfig(args, process.env);
     } catch (err) {
@@ -19,7 +21,14 @@ export const serveCommand: CliCommand = {
     }
     // Loaded here, not at the top: the other commands start without the server's modules.
     const { startAppia } = await import('../../server.js');
-    const running = await startAppia(config);
+    let running;
+    try {
+      running = await startAppia(config);
+    } catch (err) {
+      const line = startFailure(err, config);
+      if (line === undefined) throw err;
+      throw new CliError(line, 1);
+    }
     running.app.log.info(`Appia listening on ${running.url} (data in ${config.dataDir})`);
     if (config.logLevel === 'silent') console.log(`Appia listening on ${running.url}`);
     await new Promise<void>((resolve) => {

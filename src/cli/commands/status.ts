@@ -1,32 +1,28 @@
 import { parseCliArgs } from '../args.js';
+import type { CommandJson, HistoryJson } from '../types.js';
 import { CliError, type CliCommand } from '../cli.js';
-import { ApiClient, reportingApiErrors, resolveDevice, serverTarget, SERVER_OPTIONS, SERVER_OPTIONS_HELP } from '../http-client.js';
+import { ApiClient, reportingApiErrors, resolveDevice, serverOptionsHelp, serverTarget, SERVER_OPTIONS } from '../http-client.js';
+import { hint } from '../invocation.js';
 import { compactJson, fields, printJson, table, withoutAnnotations } from '../output.js';
-import type { CommandJson } from '../types.js';
-
-interface HistoryJson {
-  readonly status: string;
-  readonly dateTime: string;
-  readonly detail?: string;
-}
 
 export const statusCommand: CliCommand = {
   name: 'status',
-  usage: 'status DEVICE COMMAND',
   summary: 'show a command: status, progress, error, response payload, history',
+  help: () => `Usage: ${hint('status DEVICE COMMAND [--json]')}
+
+Shows a command of one of your devices (by id, or by name): its status, custom status,
+error and response payload, and every status change it went through.
+With --json: the command object with its history added as "history".
+
+Options:
+${serverOptionsHelp()}`,
   async run(args) {
     const { values, positionals } = parseCliArgs({ args: [...args], options: SERVER_OPTIONS, allowPositionals: true, strict: true });
     if (values.help) {
-      console.log(
-        'Usage: appia status DEVICE COMMAND [--json]\n\n' +
-          'Shows a command of one of your devices (by id, or by name): its status, custom status,\n' +
-          'error and response payload, and every status change it went through.\n' +
-          'With --json: the command object with its history added as "history".\n\n' +
-          `Options:\n${SERVER_OPTIONS_HELP}`,
-      );
+      console.log(this.help());
       return 0;
     }
-    if (positionals.length !== 2) throw new CliError('usage: appia status DEVICE COMMAND');
+    if (positionals.length !== 2) throw new CliError(`usage: ${hint('status DEVICE COMMAND')}`);
     const client = new ApiClient(serverTarget(values));
     return reportingApiErrors(async () => {
       const device = await resolveDevice(client, positionals[0]!);
@@ -37,22 +33,18 @@ export const statusCommand: CliCommand = {
         printJson({ ...command, history });
         return 0;
       }
-      const what =
-        command.type === 'AppService'
-          ? `AppService ${command['appServiceName']} (package ${command['packageFamilyName']})`
-          : `LaunchUri ${(command['payload'] as { uri?: string } | null)?.uri ?? ''}`;
       const responseIndent = ' '.repeat('Response payload'.length + 2);
       console.log(
         fields([
           ['Command', command.id],
           ['Device', device.name ? `${device.name} (${device.id})` : device.id],
-          ['What', what],
+          ['What', describeCommand(command)],
           ['Status', command.status],
           ['Custom status', command.customStatus],
           ['Error', command.error],
           ['Response payload', command.responsePayload == null ? null : compactJson(command.responsePayload, responseIndent)],
-          ['Created', command['createdDateTime'] as string],
-          ['Last modified', command['lastModifiedDateTime'] as string],
+          ['Created', command.createdDateTime],
+          ['Last modified', command.lastModifiedDateTime],
           ['Expires', command['expirationDateTime'] as string],
         ]),
       );
@@ -62,6 +54,12 @@ export const statusCommand: CliCommand = {
     });
   },
 };
+
+/** `LaunchUri <uri>` or `AppService <name> (package <pfn>)`: printed as a cell, so escaped. */
+function describeCommand(command: CommandJson): string {
+  if (command.type === 'AppService') return `AppService ${String(command['appServiceName'])} (package ${String(command['packageFamilyName'])})`;
+  return `LaunchUri ${(command['payload'] as { uri?: string } | null)?.uri ?? ''}`;
+}
 
 function indent(text: string): string {
   return text

@@ -11,6 +11,8 @@ import { isoTime } from '../representation.js';
 import { CommandParams } from '../schemas.js';
 
 const PAGE = 500;
+/** how often a stream reads the store again without a wake-up */
+const RECHECK_MS = 2000;
 /** commands whose device id a /me/events stream remembers before it starts over */
 const DEVICE_CACHE = 10_000;
 
@@ -138,7 +140,10 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
   /** Takes the response over from Fastify and streams the feed until either side ends it. */
   function serve(request: FastifyRequest, reply: FastifyReply, feed: Feed, unsubscribe: () => void): void {
     reply.hijack();
+    // Read again now and then without a wake-up: a lost bus message only delays an event (DESIGN 1).
+    const recheck = setInterval(() => feed.wake(), RECHECK_MS);
     const stream = new EventStream(reply.raw, heartbeatMs, () => {
+      clearInterval(recheck);
       unsubscribe();
       open.delete(stream);
     });
