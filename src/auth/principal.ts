@@ -5,7 +5,7 @@ import { AppiaError } from '../domain/errors.js';
 export interface Principal {
   /** `oid`, else `sub` (see `VerifierOptions.userClaim`) */
   readonly userId: string;
-  /** the delegated scopes from `scp` */
+  /** the delegated scopes, from `scp` (or `scope`) */
   readonly scopes: ReadonlySet<string>;
   /** the verified claims, for logging and extensions; never the token itself */
   readonly claims: Readonly<JWTPayload>;
