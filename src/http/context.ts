@@ -1,4 +1,5 @@
 import type { CommandCore } from '../core/core.js';
+import type { PostbackTargets } from '../postback/address-guard.js';
 
 /** Who is calling (DESIGN 5), as the routes see it: the user and the token's delegated scopes. */
 export interface Caller {
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly core: CommandCore;
   readonly auth: Authenticator;
   readonly wellKnown?: WellKnown;
+  /** where postbacks may go: APPIA_POSTBACK_ALLOW, parsed once at start (absent: only https to public addresses, DESIGN 6) */
+  readonly postbackTargets?: PostbackTargets;
 }
 
 export interface AppConfig {

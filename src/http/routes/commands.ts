@@ -6,6 +6,8 @@ import { AppiaError } from '../../domain/errors.js';
 import { isCommandId, isUuid } from '../../domain/ids.js';
 import { MAX_TTL_MS } from '../../core/context.js';
 import type { CommandInput } from '../../core/create.js';
+import { checkPostbackUrl, resolvePostbackHost } from '../../postback/address-guard.js';
+import { NO_POSTBACK_ALLOW, type PostbackAllowList } from '../../postback/allow-list.js';
 import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { tooDeep } from '../../domain/json.js';
 import { canonicalKeys, isAbsoluteUri } from '../input.js';
@@ -20,6 +22,7 @@ const MAX_WAIT_SECONDS = 60;
 /** DESIGN 2: commands of one of the caller's devices. */
 export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
   const { core } = deps;
+  const postbacks = deps.postbackTargets ?? { allow: NO_POSTBACK_ALLOW };
 
   return async (app) => {
     app.post(
@@ -34,11 +37,13 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       async (request, reply) => {
         const { userId } = request.caller;
         const { deviceId } = request.params;
-        const input = commandInput(request.body, core.now(), config);
+        const input = commandInput(request.body, core.now(), config, postbacks.allow);
         const key = idempotencyKey(request);
         const wait = preferWait(request);
         // The store refuses a device that is not this user's (notFound) in the same transaction.
         if (!isUuid(deviceId)) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+        // DESIGN 6: every address the host resolves to must be allowed, before anything is stored
+        if (input.postBackUri !== null) await resolvePostbackHost(new URL(input.postBackUri), postbacks.allow, postbacks.lookup);
         let { command, created } = await core.createCommand(userId, deviceId, input, key === undefined ? {} : { idempotencyKey: key });
         if (wait !== undefined) command = (await core.waitForFinal(userId, deviceId, command.id, wait * 1000)) ?? command;
         const location = `${baseUrl(request, config.publicUrl)}${request.url.split('?')[0]}/${command.id}`;
@@ -128,7 +133,7 @@ type Body = {
 };
 
 /** Checks a create body against DESIGN 2 and turns it into the core's input. Nothing is stored on failure. */
-export function commandInput(body: Body, now: number, config: AppConfig): CommandInput {
+export function commandInput(body: Body, now: number, config: AppConfig, allow: PostbackAllowList = NO_POSTBACK_ALLOW): CommandInput {
   const type = parseCommandType(body.type);
   if (!type) throw new AppiaError('badRequest', `type must be LaunchUri or AppService (got ${JSON.stringify(body.type)})`);
   const payload = body.payload ?? null;
@@ -154,15 +159,8 @@ export function commandInput(body: Body, now: number, config: AppConfig): Comman
     packageFamilyName = packageFamilyName.trim();
   }
   const postBackUri = body.postBackUri ?? null;
-  if (postBackUri !== null) {
-    let url: URL | undefined;
-    try {
-      url = new URL(postBackUri);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new AppiaError('badRequest', 'postBackUri must be an absolute https URL');
-  }
+  // DESIGN 6: https, no credentials, no loopback or private literal; the host's addresses are checked on create
+  if (postBackUri !== null) checkPostbackUrl(postBackUri, allow);
   let expiresAt: number | undefined;
   if (body.expirationDateTime != null) {
     const text = body.expirationDateTime;
