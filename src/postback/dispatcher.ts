@@ -118,8 +118,11 @@ export function startPostbackDispatcher(deps: DispatcherDeps): PostbackDispatche
   let retryAt = Infinity;
   let retryTimer: NodeJS.Timeout | undefined;
 
+  // Under load, claim in batches: wait until a quarter of the slots are free, rather than
+  // asking the outbox (a write transaction) again for every attempt that ends.
+  const refillAt = maxInFlight - Math.max(1, Math.floor(maxInFlight / 4));
   const pump = (): void => {
-    if (closed) return;
+    if (closed || inFlight.size > refillAt) return;
     if (claiming) {
       again = true;
       return;
