@@ -48,12 +48,22 @@ export class HookReceiver {
 
   /** listens (again) on its port, or on a free one the first time */
   async listen(): Promise<void> {
-    const server = createServer((req, res) => this.#receive(req, res));
-    server.on('connection', () => this.connections++);
-    server.listen(this.#port, '127.0.0.1');
-    await once(server, 'listening');
-    this.#port = (server.address() as AddressInfo).port;
-    this.#server = server;
+    for (let attempt = 1; ; attempt++) {
+      const server = createServer((req, res) => this.#receive(req, res));
+      server.on('connection', () => this.connections++);
+      server.listen(this.#port, '127.0.0.1');
+      try {
+        await once(server, 'listening');
+      } catch (err) {
+        // the port we gave up a moment ago may briefly serve as some connection's source port
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 20) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      this.#port = (server.address() as AddressInfo).port;
+      this.#server = server;
+      return;
+    }
   }
 
   /** stops accepting connections, so attempts meet "connection refused"; requests already here stay held */
