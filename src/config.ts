@@ -121,10 +121,6 @@ export function parseConfig(argv: readonly string[] = [], env: Readonly<Record<s
   if ((config.tlsCert === null) !== (config.tlsKey === null)) {
     throw new ConfigError('APPIA_TLS_CERT and APPIA_TLS_KEY go together: set both or neither');
   }
-  // DESIGN 7: a node never runs silently without a store or bus it was told to use.
-  if (config.databaseUrl !== null) {
-    throw new ConfigError('APPIA_DATABASE_URL is set, but this build has no PostgreSQL store yet: unset it to use the embedded SQLite store');
-  }
   checkIssuers(config);
   return Object.freeze(out) as unknown as Config;
 }

@@ -13,6 +13,9 @@ import { buildApp, type App } from './http/app.js';
 import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
+import { openPostgresStore } from './store/postgres/store.js';
+import { parsePostbackAllow } from './postback/allow-list.js';
+import { startPostbackDispatcher, type DispatcherOptions, type PostbackDispatcher } from './postback/dispatcher.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
 import type { CoreLog } from './core/context.js';
@@ -29,6 +32,8 @@ export interface RunningAppia {
   readonly bus: Bus;
   readonly gateway: Gateway;
   readonly scheduler: Scheduler;
+  /** this node's postback loop (DESIGN 6): stats() for /metrics */
+  readonly postbacks: PostbackDispatcher;
   /** mints user tokens from the embedded issuer (undefined with an external issuer) */
   readonly mintToken?: (user: string, options?: { scopes?: readonly string[]; appOnly?: boolean; ttlSeconds?: number }) => Promise<string>;
   /** stops listening, closes device connections, flushes and closes the store */
@@ -40,6 +45,8 @@ export interface StartOverrides {
   readonly store?: Store;
   readonly bus?: Bus;
   readonly now?: () => number;
+  /** the postback dispatcher's settings and seams (its clock, randomness, sender, DNS) */
+  readonly postbacks?: DispatcherOptions;
 }
 
 /**
@@ -47,6 +54,10 @@ export interface StartOverrides {
  * knows which adapters are in use.
  */
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
+  // DESIGN 6: a wrong APPIA_POSTBACK_ALLOW entry stops the start (ConfigError naming it) before anything opens
+  const postbackAllow = parsePostbackAllow(config.postbackAllow);
+  const lookup = overrides.postbacks?.lookup;
+  const postbackTargets = { allow: postbackAllow, ...(lookup ? { lookup } : {}) };
   // DESIGN 8: the data folder is its owner's only (the store and the issuer tighten what they keep in it)
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // auth first: an issuer that cannot be discovered stops the start before anything is opened
@@ -73,7 +84,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     ...(overrides.now ? { now: overrides.now } : {}),
   });
   const app = buildApp(
-    { core, auth: { authenticate: (header) => auth.verifier.verify(header) }, ...(issuer ? { wellKnown: issuer } : {}) },
+    { core, auth: { authenticate: (header) => auth.verifier.verify(header) }, postbackTargets, ...(issuer ? { wellKnown: issuer } : {}) },
     { ...config, logLevel: config.logLevel },
     (https ? { https } : {}) as FastifyServerOptions,
   );
@@ -82,6 +93,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   const gateway = createGateway({ core, config, log: app.log });
   app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
   const scheduler = startScheduler({ timers: core.timers, receiptTimeoutMs: config.receiptTimeoutMs, log: app.log });
+  const postbacks = startPostbackDispatcher({ core, allow: postbackAllow, log: app.log, ...(overrides.postbacks ? { options: overrides.postbacks } : {}) });
 
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -98,8 +110,10 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     ...(mintToken ? { mintToken } : {}),
     gateway,
     scheduler,
+    postbacks,
     async close() {
       await scheduler.close();
+      await postbacks.close();
       await gateway.close();
       await app.close();
       await bus.close();
@@ -109,5 +123,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
 }
 
 async function openStore(config: Config): Promise<Store> {
+  // DESIGN 7: told to use PostgreSQL, a node never runs without it (openPostgresStore fails in one line)
+  if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, applicationName: `appia ${hostname()}` });
   return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
 }

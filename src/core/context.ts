@@ -28,6 +28,8 @@ export interface CoreContext {
   /** [0, 1): the jitter seam */
   readonly random: () => number;
   readonly ids: IdSource;
+  /** a change of a command with postBackUri was stored, so its postback is queued: wakes this node's dispatcher (DESIGN 6) */
+  readonly postbackQueued: () => void;
 }
 
 export const MAX_TTL_MS = 30 * 24 * 3600 * 1000;

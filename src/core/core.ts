@@ -7,6 +7,8 @@ import { cancelCommand, removeDevice } from './cancel.js';
 import type { CoreContext, CoreLog, CoreTimings } from './context.js';
 import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
 import { cryptoIds, hashDeviceToken, type IdSource } from './ids.js';
+import * as postbacks from './postbacks.js';
+import type { PostbackEntry, PostbackOutcome, PostbackSecrets } from './postbacks.js';
 import { DeviceSession, type Outlet, type SessionHooks } from './session.js';
 import { Timers, type TimerOptions } from './timers.js';
 import { FinalWaiters } from './waiters.js';
@@ -49,6 +51,7 @@ export class CommandCore {
   readonly #ctx: CoreContext;
   readonly #writer: StatusWriter;
   readonly #waiters: FinalWaiters;
+  readonly #postbackListeners = new Set<() => void>();
   readonly timers: Timers;
 
   constructor(deps: CoreDeps) {
@@ -60,6 +63,9 @@ export class CommandCore {
       now: deps.now ?? Date.now,
       random: deps.random ?? Math.random,
       ids: deps.ids ?? cryptoIds(),
+      postbackQueued: () => {
+        for (const listener of this.#postbackListeners) listener();
+      },
     };
     this.#writer = new StatusWriter(this.#ctx);
     this.#waiters = new FinalWaiters(deps.store, deps.bus);
@@ -140,6 +146,45 @@ export class CommandCore {
   /** Resolves with the command once it is final (a change on any node), or as it stands after `timeoutMs`. */
   waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
     return this.#waiters.waitForFinal(userId, deviceId, commandId, timeoutMs);
+  }
+
+  // ---- postbacks (DESIGN 6; the dispatcher in postback/ sends them) ----
+
+  /** due outbox entries, the head of each command's queue only, leased until `now + leaseMs` */
+  claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
+    return postbacks.claimPostbacks(this.#ctx, now, limit, leaseMs);
+  }
+
+  /** records an attempt of a claimed entry; false when its claim passed to another node */
+  recordPostbackAttempt(entry: PostbackEntry, outcome: PostbackOutcome): Promise<boolean> {
+    return postbacks.recordPostbackAttempt(this.#ctx, entry, outcome);
+  }
+
+  /** the deliveries log of the user's command (`notFound` for anyone else's) */
+  postbackLog(userId: string, deviceId: string, commandId: string): Promise<PostbackEntry[]> {
+    return postbacks.postbackLog(this.#ctx, userId, deviceId, commandId);
+  }
+
+  /** the user's signing secrets, made on first use */
+  postbackSecrets(userId: string): Promise<PostbackSecrets> {
+    return postbacks.postbackSecrets(this.#ctx, userId);
+  }
+
+  /** a new signing secret; the old one keeps signing for 24 h */
+  rotatePostbackSecret(userId: string): Promise<PostbackSecrets> {
+    return postbacks.rotatePostbackSecret(this.#ctx, userId);
+  }
+
+  /** Calls `listener` (synchronously: keep it short) whenever this node stores a change whose postback is queued; returns the unsubscribe. */
+  onPostbackQueued(listener: () => void): () => void {
+    const own = () => listener();
+    this.#postbackListeners.add(own);
+    return () => void this.#postbackListeners.delete(own);
+  }
+
+  /** pending postbacks on every node */
+  postbackDepth(): Promise<number> {
+    return postbacks.postbackDepth(this.#ctx);
   }
 
   // ---- the status feed (SSE) ----

@@ -114,6 +114,7 @@ export class StatusWriter {
   }
 
   announce(command: CommandRecord, history: HistoryEntry): void {
+    if (command.postBackUri !== null) this.#ctx.postbackQueued();
     this.#ctx.bus.publish(subjects.user(command.userId), {
       kind: 'status',
       userId: command.userId,

@@ -13,6 +13,7 @@ import { checkAskedUser, rewriteUserPath } from './user-path.js';
 import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
+import { postbackRoutes } from './routes/postbacks.js';
 import { systemRoutes } from './routes/system.js';
 import { consoleRoutes } from './routes/console.js';
 
@@ -103,6 +104,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
         await graph.register(deviceRoutes(deps, config));
         await graph.register(commandRoutes(deps, config));
         await graph.register(eventRoutes(deps, config));
+        await graph.register(postbackRoutes(deps));
       },
       { prefix },
     );

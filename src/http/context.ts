@@ -1,4 +1,5 @@
 import type { CommandCore } from '../core/core.js';
+import type { PostbackTargets } from '../postback/address-guard.js';
 import type { HoldLimiter } from './holds.js';
 
 /** Who is calling (DESIGN 5), as the routes see it: the user and the token's delegated scopes. */
@@ -22,6 +23,8 @@ export interface AppDeps {
   readonly core: CommandCore;
   readonly auth: Authenticator;
   readonly wellKnown?: WellKnown;
+  /** where postbacks may go: APPIA_POSTBACK_ALLOW, parsed once at start (absent: only https to public addresses, DESIGN 6) */
+  readonly postbackTargets?: PostbackTargets;
   /** the clock of the per-second limits (DESIGN 8); default Date.now */
   readonly now?: () => number;
 }

@@ -30,6 +30,13 @@ function commandProperties(c: CommandRecord, expand = false): string {
   );
 }
 
+/** A command as a bare JSON object, without `@odata.context`, with `extra` properties after its own (a postback's `sequence`, DESIGN 6). */
+export function commandJson(c: CommandRecord, extra: Readonly<Record<string, string | number>> = {}): string {
+  let more = '';
+  for (const [key, value] of Object.entries(extra)) more += `,${q(key)}:${q(value)}`;
+  return `{${commandProperties(c)}${more}}`;
+}
+
 export function commandEntityJson(c: CommandRecord, context: string, expand = false): string {
   return `{"@odata.context":${q(context)},${commandProperties(c, expand)}}`;
 }

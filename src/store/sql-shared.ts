@@ -3,7 +3,7 @@ import { INITIAL_STATUS } from '../domain/lifecycle.js';
 import { AWAITING_DELIVERY } from '../domain/policy.js';
 import { FINAL_STATUSES } from '../domain/policy.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { NewCommand, NewDevice, PostbackEntry } from './store.js';
+import type { NewCommand, NewDevice, PostbackEntry, StatusChange } from './store.js';
 
 /**
  * SQL text and record building that every SQL adapter shares (SQLite and
@@ -77,6 +77,19 @@ export const DEVICE_COLUMNS = [
   'last_seen_at AS "lastSeenAt"',
   'created_at AS "createdAt"',
 ].join(', ');
+
+/**
+ * The fields a status change may set besides its status, each with its
+ * column: a change sets those it defines (undefined leaves a field as it is).
+ * Order matters to adapters that encode a set of them as a bit mask.
+ */
+export const CHANGE_FIELDS = [
+  ['error', 'error'],
+  ['responsePayloadJson', 'response_payload_json'],
+  ['customStatus', 'custom_status'],
+  ['attempts', 'attempts'],
+  ['dueAt', 'due_at'],
+] as const satisfies readonly (readonly [keyof StatusChange, string])[];
 
 export const HISTORY_COLUMNS = ['id', 'command_id AS "commandId"', 'sequence', 'status', 'at', 'detail'].join(', ');
 

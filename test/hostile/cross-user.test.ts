@@ -34,8 +34,9 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', path: (d, _c, u) => `/beta/users/${u}/devices/${d}` },
   { method: 'GET', path: (_d, _c, u) => `/beta/users/${u}/devices` },
   { method: 'GET', path: (d, c, u) => `/beta/users/${u}/devices/${d}/commands/${c}` },
-  // HOOK: the postbacks log (DESIGN 6, GET .../commands/{cid}/postbacks) and command batches
-  // (DESIGN 9, /me/commandBatches/{bid}...) join this table when their routes exist.
+  { method: 'GET', path: (d, c) => `/beta/me/devices/${d}/commands/${c}/postbacks` },
+  // HOOK: command batches (DESIGN 9: /me/commandBatches/{bid}, .../{bid}/commands, .../{bid}/cancel,
+  // and POST /me/devices/{id}/commands/cancel) join this table when their routes exist.
 ];
 
 describe("another user's things, on every route", () => {

@@ -45,6 +45,9 @@ describe('query options, ids and paths as Graph clients write them', () => {
     ['POST', `/beta/me/devices/${offline.id}/commands/${waiting}/cancel`],
     ['GET', `/beta/me/devices/${offline.id}/commands/${waiting}/history`],
     ['GET', `/beta/me/devices/${offline.id}/commands/${waiting}/events`],
+    ['GET', `/beta/me/devices/${offline.id}/commands/${waiting}/postbacks`],
+    ['GET', '/beta/me/postBackSecret'],
+    ['POST', '/beta/me/postBackSecret/rotate'],
     ['GET', '/beta/me/events'],
   ] as const;
 

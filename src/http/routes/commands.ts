@@ -6,6 +6,8 @@ import { AppiaError } from '../../domain/errors.js';
 import { isCommandId, isUuid } from '../../domain/ids.js';
 import { MAX_TTL_MS } from '../../core/context.js';
 import type { CommandInput } from '../../core/create.js';
+import { checkPostbackUrl, resolvePostbackHost } from '../../postback/address-guard.js';
+import { NO_POSTBACK_ALLOW, type PostbackAllowList } from '../../postback/allow-list.js';
 import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { tooDeep } from '../../domain/json.js';
 import { canonicalKeys, hasControlCharacters, isAbsoluteUri, payloadFromString } from '../input.js';
@@ -23,6 +25,7 @@ const MAX_WAIT_SECONDS = 60;
 /** DESIGN 2: commands of one of the caller's devices. */
 export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
   const { core } = deps;
+  const postbacks = deps.postbackTargets ?? { allow: NO_POSTBACK_ALLOW };
 
   return async (app) => {
     app.post(
@@ -38,11 +41,13 @@ export function commandRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAs
       async (request, reply) => {
         const { userId } = request.caller;
         const { deviceId } = request.params;
-        const input = commandInput(request.body, core.now(), config);
+        const input = commandInput(request.body, core.now(), config, postbacks.allow);
         const key = idempotencyKey(request);
         const wait = preferWait(request);
         // The store refuses a device that is not this user's (notFound) in the same transaction.
         if (!isUuid(deviceId)) throw new AppiaError('notFound', `device ${deviceId} was not found`);
+        // DESIGN 6: every address the host resolves to must be allowed, before anything is stored
+        if (input.postBackUri !== null) await resolvePostbackHost(new URL(input.postBackUri), postbacks.allow, postbacks.lookup);
         // DESIGN 8: a wait is a hold, refused (429) before anything is created
         const release = wait === undefined ? undefined : app.holds.take(userId);
         let command: CommandRecord;
@@ -147,7 +152,7 @@ type Body = {
 };
 
 /** Checks a create body against DESIGN 2 and turns it into the core's input. Nothing is stored on failure. */
-export function commandInput(body: Body, now: number, config: AppConfig): CommandInput {
+export function commandInput(body: Body, now: number, config: AppConfig, allow: PostbackAllowList = NO_POSTBACK_ALLOW): CommandInput {
   const type = parseCommandType(body.type);
   if (!type) throw new AppiaError('badRequest', `type must be LaunchUri or AppService (got ${JSON.stringify(body.type)})`);
   const payload = body.payload ?? null;
@@ -177,15 +182,8 @@ export function commandInput(body: Body, now: number, config: AppConfig): Comman
     packageFamilyName = packageFamilyName.trim();
   }
   const postBackUri = body.postBackUri ?? null;
-  if (postBackUri !== null) {
-    let url: URL | undefined;
-    try {
-      url = new URL(postBackUri);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new AppiaError('badRequest', 'postBackUri must be an absolute https URL');
-  }
+  // DESIGN 6: https, no credentials, no loopback or private literal; the host's addresses are checked on create
+  if (postBackUri !== null) checkPostbackUrl(postBackUri, allow);
   let expiresAt: number | undefined;
   if (body.expirationDateTime != null) {
     const text = body.expirationDateTime;
