@@ -19,7 +19,7 @@ export interface StrictJsonOptions {
 }
 
 /** What the server can serialise again without running out of stack, whatever the depth setting. */
-export const DEPTH_CEILING = 1000;
+const DEPTH_CEILING = 1000;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -238,7 +238,7 @@ function hex4(text: string, at: number): number | undefined {
  * written: integers within ±(2^53 - 1), and decimals whose shortest double
  * form is the same decimal value (`0.1` yes, `0.10000000000000000001` no).
  */
-export function exactNumber(text: string): number | undefined {
+function exactNumber(text: string): number | undefined {
   const value = Number(text);
   if (!Number.isFinite(value)) return undefined;
   if (!/[.eE]/.test(text)) return Number.isSafeInteger(value) ? value : undefined;

@@ -45,9 +45,4 @@ export class HoldLimiter {
       else this.#open.delete(userId);
     };
   }
-
-  /** the user's open holds (for tests and diagnostics) */
-  held(userId: string): number {
-    return this.#open.get(userId) ?? 0;
-  }
 }

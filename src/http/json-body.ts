@@ -34,7 +34,7 @@ export function acceptJsonBodies(app: FastifyInstance, maxJsonDepth: number): vo
 }
 
 /** the `charset` parameter of a Content-Type, if any (RFC 9110 8.3.1; the value may be quoted) */
-export function declaredCharset(contentType: string | undefined): string | undefined {
+function declaredCharset(contentType: string | undefined): string | undefined {
   if (contentType === undefined) return undefined;
   const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentType);
   return m ? (m[1] ?? m[2] ?? '') : undefined;
