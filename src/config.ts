@@ -13,9 +13,10 @@ export interface Config {
   readonly publicUrl: string | null;
   readonly tlsCert: string | null;
   readonly tlsKey: string | null;
-  /** external issuer URL; null = the embedded issuer */
-  readonly issuer: string | null;
-  readonly audience: string | null;
+  /** external issuer URLs (DESIGN 5: several allowed); empty = the embedded issuer */
+  readonly issuers: readonly string[];
+  /** one audience for every issuer, or one per issuer in the order of `issuers` */
+  readonly audiences: readonly string[];
   readonly userClaim: 'oid' | 'sub';
   readonly logLevel: string;
   /** DESIGN 7: JSON lines for machines (default), or pino-pretty's lines for people */
@@ -33,6 +34,15 @@ export interface Config {
   readonly defaultTtlMs: number;
   readonly pingIntervalMs: number;
   readonly postbackAllow: readonly string[];
+  /** DESIGN 8: a request's headers and body must arrive within this (then 408) */
+  readonly requestTimeoutMs: number;
+  /** DESIGN 8: failed authentications per second per client address (then 429) */
+  readonly authFailureLimit: number;
+  readonly maxDevicesPerUser: number;
+  /** open SSE streams plus `Prefer: wait` holds per user */
+  readonly maxStreamsPerUser: number;
+  /** concurrent connections to the port (HTTP and device WebSockets); more are dropped */
+  readonly maxConnections: number;
 }
 
 type Kind = 'string' | 'int' | 'list';
@@ -59,8 +69,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'publicUrl', env: 'APPIA_PUBLIC_URL', flag: '--public-url', kind: 'string', def: null, help: 'scheme and host clients use, behind a proxy' },
   { key: 'tlsCert', env: 'APPIA_TLS_CERT', flag: '--tls-cert', kind: 'string', def: null, help: 'PEM certificate file: serve https and wss' },
   { key: 'tlsKey', env: 'APPIA_TLS_KEY', flag: '--tls-key', kind: 'string', def: null, help: 'PEM private key file for --tls-cert' },
-  { key: 'issuer', env: 'APPIA_ISSUER', flag: '--issuer', kind: 'string', def: null, help: 'external token issuer URL (default: the embedded issuer)' },
-  { key: 'audience', env: 'APPIA_AUDIENCE', flag: '--audience', kind: 'string', def: null, help: 'token audience (required with --issuer)' },
+  { key: 'issuers', env: 'APPIA_ISSUER', flag: '--issuer', kind: 'list', def: [], help: 'external token issuer URLs, comma-separated (default: the embedded issuer)' },
+  { key: 'audiences', env: 'APPIA_AUDIENCE', flag: '--audience', kind: 'list', def: [], help: 'token audience for every issuer, or one per issuer in order' },
   { key: 'userClaim', env: 'APPIA_USER_CLAIM', flag: '--user-claim', kind: 'string', def: 'oid', choices: ['oid', 'sub'], help: 'claim naming the user (oid falls back to sub)' },
   { key: 'logLevel', env: 'APPIA_LOG_LEVEL', flag: '--log-level', kind: 'string', def: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { key: 'logFormat', env: 'APPIA_LOG_FORMAT', flag: '--log-format', kind: 'string', def: 'json', choices: ['json', 'pretty'], help: 'log lines as JSON, or pretty for people' },
@@ -77,6 +87,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'defaultTtlMs', env: 'APPIA_DEFAULT_TTL_MS', flag: '--default-ttl-ms', kind: 'int', def: 86400000, min: 0, max: MS_30_DAYS, help: 'default expirationDateTime (max 30 days)' },
   { key: 'pingIntervalMs', env: 'APPIA_PING_INTERVAL_MS', flag: '--ping-interval-ms', kind: 'int', def: 30000, min: 0, help: 'WebSocket liveness ping' },
   { key: 'postbackAllow', env: 'APPIA_POSTBACK_ALLOW', flag: '--postback-allow', kind: 'list', def: [], help: 'hosts or CIDRs postbacks may reach (comma-separated)' },
+  { key: 'requestTimeoutMs', env: 'APPIA_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', kind: 'int', def: 30000, min: 0, help: "a request's headers and body must arrive within this (then 408)" },
+  { key: 'authFailureLimit', env: 'APPIA_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', kind: 'int', def: 30, min: 0, help: 'failed authentications per second per client address (then 429)' },
+  { key: 'maxDevicesPerUser', env: 'APPIA_MAX_DEVICES_PER_USER', flag: '--max-devices-per-user', kind: 'int', def: 1000, min: 0, help: 'registered devices per user (then 409)' },
+  { key: 'maxStreamsPerUser', env: 'APPIA_MAX_STREAMS_PER_USER', flag: '--max-streams-per-user', kind: 'int', def: 100, min: 0, help: 'open event streams and Prefer: wait holds per user (then 429)' },
+  { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },
 ];
 
 export class ConfigError extends Error {
@@ -109,10 +124,28 @@ export function parseConfig(argv: readonly string[] = [], env: Readonly<Record<s
   if ((config.tlsCert === null) !== (config.tlsKey === null)) {
     throw new ConfigError('APPIA_TLS_CERT and APPIA_TLS_KEY go together: set both or neither');
   }
-  if (config.issuer !== null && config.audience === null) {
-    throw new ConfigError('APPIA_AUDIENCE is required with an external APPIA_ISSUER');
-  }
+  checkIssuers(config);
   return Object.freeze(out) as unknown as Config;
+}
+
+/** DESIGN 5: several issuers; the audience is one for all, or one per issuer in order. */
+function checkIssuers(config: Config): void {
+  const { issuers, audiences } = config;
+  if (issuers.length === 0) {
+    if (audiences.length > 0) throw new ConfigError('APPIA_AUDIENCE is set without APPIA_ISSUER: the embedded issuer has its own audience');
+    return;
+  }
+  if (audiences.length === 0) throw new ConfigError('APPIA_AUDIENCE is required with an external APPIA_ISSUER');
+  if (audiences.length !== 1 && audiences.length !== issuers.length) {
+    throw new ConfigError(
+      `APPIA_AUDIENCE lists ${audiences.length} audiences for ${issuers.length} issuers: give one audience for all, or one per issuer in the same order`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const issuer of issuers) {
+    if (seen.has(issuer)) throw new ConfigError(`APPIA_ISSUER lists ${issuer} twice`);
+    seen.add(issuer);
+  }
 }
 
 function parseValue(s: Setting, raw: string, source: string): unknown {

@@ -4,20 +4,19 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyServerOptions } from 'fastify';
-import type { JSONWebKeySet } from 'jose';
 import pinoPretty from 'pino-pretty';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
 import { openNatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
-import { openEmbeddedIssuer } from './auth/embedded-issuer.js';
-import { discoverIssuer } from './auth/discovery.js';
-import { createVerifier, type Verifier } from './auth/verifier.js';
-import { buildApp, type App, type WellKnown } from './http/app.js';
+import { openAuth } from './auth/setup.js';
+import { buildApp, type App } from './http/app.js';
 import { CommandCore } from './core/core.js';
 import { createGateway, type Gateway } from './gateway/gateway.js';
 import { startScheduler, type Scheduler } from './scheduler/scheduler.js';
 import { openPostgresStore } from './store/postgres/store.js';
+import { parsePostbackAllow } from './postback/allow-list.js';
+import { startPostbackDispatcher, type DispatcherOptions, type PostbackDispatcher } from './postback/dispatcher.js';
 import { openSqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/store.js';
 import type { CoreLog } from './core/context.js';
@@ -36,6 +35,8 @@ export interface RunningAppia {
   readonly bus: Bus;
   readonly gateway: Gateway;
   readonly scheduler: Scheduler;
+  /** this node's postback loop (DESIGN 6): stats() for /metrics */
+  readonly postbacks: PostbackDispatcher;
   /** mints user tokens from the embedded issuer (undefined with an external issuer) */
   readonly mintToken?: (user: string, options?: { scopes?: readonly string[]; appOnly?: boolean; ttlSeconds?: number }) => Promise<string>;
   /** this node's Prometheus metrics (GET /metrics) */
@@ -51,6 +52,8 @@ export interface StartOverrides {
   readonly now?: () => number;
   /** where log lines go instead of stdout (tests capture them) */
   readonly logDestination?: LogDestination;
+  /** the postback dispatcher's settings and seams (its clock, randomness, sender, DNS) */
+  readonly postbacks?: DispatcherOptions;
 }
 
 /**
@@ -58,7 +61,14 @@ export interface StartOverrides {
  * knows which adapters are in use.
  */
 export async function startAppia(config: Config, overrides: StartOverrides = {}): Promise<RunningAppia> {
-  await mkdir(config.dataDir, { recursive: true });
+  // DESIGN 6: a wrong APPIA_POSTBACK_ALLOW entry stops the start (ConfigError naming it) before anything opens
+  const postbackAllow = parsePostbackAllow(config.postbackAllow);
+  const lookup = overrides.postbacks?.lookup;
+  const postbackTargets = { allow: postbackAllow, ...(lookup ? { lookup } : {}) };
+  // DESIGN 8: the data folder is its owner's only (the store and the issuer tighten what they keep in it)
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // auth first: an issuer that cannot be discovered stops the start before anything is opened
+  const auth = await openAuth(config);
   const store = overrides.store ?? (await openStore(config));
   // DESIGN 7: a node told to use NATS never runs without it (openNatsBus fails in one line)
   let bus: Bus;
@@ -68,24 +78,8 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     if (!overrides.store) await store.close();
     throw err;
   }
-
-  let verifier: Verifier;
-  let wellKnown: WellKnown | undefined;
-  let mintToken: RunningAppia['mintToken'];
-  if (config.issuer) {
-    const discovered = await discoverIssuer(config.issuer);
-    verifier = createVerifier({
-      issuer: discovered.issuer,
-      audience: config.audience!,
-      keys: { kind: 'remote', jwksUrl: discovered.jwksUri },
-      userClaim: config.userClaim,
-    });
-  } else {
-    const issuer = await openEmbeddedIssuer({ dataDir: config.dataDir });
-    verifier = createVerifier({ issuer: issuer.issuer, audience: issuer.audience, keys: { kind: 'local', jwks: () => issuer.jwks() as JSONWebKeySet }, userClaim: config.userClaim });
-    wellKnown = issuer;
-    mintToken = (user, options = {}) => issuer.mint({ user, ...options });
-  }
+  const issuer = auth.embedded;
+  const mintToken: RunningAppia['mintToken'] = auth.mint ? (user, options = {}) => auth.mint!({ user, ...options }) : undefined;
 
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   let log: CoreLog = { warn: () => {}, info: () => {} };
@@ -102,10 +96,11 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   const app = buildApp(
     {
       core,
-      auth: { authenticate: (header) => verifier.verify(header) },
+      auth: { authenticate: (header) => auth.verifier.verify(header) },
       metrics,
+      postbackTargets,
       ...logDestination(config, overrides),
-      ...(wellKnown ? { wellKnown } : {}),
+      ...(issuer ? { wellKnown: issuer } : {}),
     },
     { ...config, logLevel: config.logLevel },
     (https ? { https } : {}) as FastifyServerOptions,
@@ -115,8 +110,12 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   const gateway = createGateway({ core, config, log: app.log });
   app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
   const scheduler = startScheduler({ timers: core.timers, receiptTimeoutMs: config.receiptTimeoutMs, log: app.log });
-  // appia_postback_failures_total: pass `postbackFailures: async () => (await dispatcher.stats()).failures` once the postback dispatcher runs here
-  metrics.readFrom({ connectedDevices: () => gateway.connectedDevices, postbackDepth: () => core.postbackDepth() });
+  const postbacks = startPostbackDispatcher({ core, allow: postbackAllow, log: app.log, ...(overrides.postbacks ? { options: overrides.postbacks } : {}) });
+  metrics.readFrom({
+    connectedDevices: () => gateway.connectedDevices,
+    postbackDepth: () => core.postbackDepth(),
+    postbackFailures: async () => (await postbacks.stats()).failures,
+  });
 
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -134,9 +133,11 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
     gateway,
     scheduler,
     metrics,
+    postbacks,
     async close(reason) {
       app.log.info(reason ? { reason } : {}, 'shutting down');
       await scheduler.close();
+      await postbacks.close();
       await gateway.close();
       await app.close();
       await bus.close();

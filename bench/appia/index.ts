@@ -2,6 +2,7 @@ import type { Scenario } from '../lib/scenario.js';
 import { api } from './api.js';
 import { connections } from './connections.js';
 import { endToEnd, endToEndNormal } from './e2e.js';
+import { postbacks } from './postbacks.js';
 
 /**
  * Appia's own scenarios, run after the baselines (bench/scenarios.ts), each
@@ -11,9 +12,12 @@ import { endToEnd, endToEndNormal } from './e2e.js';
  *   outstanding, then paced 500/s), SQLite synchronous=FULL; its closedLoop.*
  *   and paced.* figures are divided by each baseline's, and its commands/s
  *   by raw SQLite single-row commits.
+ * - `appia-postbacks`: the appia-e2e load with a postBackUri on every
+ *   command: commands/s, postbacks delivered/s to a loopback receiver, and
+ *   the backlog's drain rate; run right after appia-e2e to compare.
  * - `appia-e2e-normal`: the same with synchronous=NORMAL.
  * - `appia-api`: the HTTP API alone under autocannon (create, GET).
  * - `appia-connections`: idle device connections held, memory per
  *   connection, one command each to all of them.
  */
-export const appiaScenarios: readonly Scenario[] = [endToEnd, endToEndNormal, api, connections];
+export const appiaScenarios: readonly Scenario[] = [endToEnd, postbacks, endToEndNormal, api, connections];

@@ -43,7 +43,8 @@ export interface AppiaServerOptions {
 
 /**
  * `appia serve` on a free loopback port with a fresh data dir, quiet logs, no
- * rate limit and no open-commands limit (the issue's command line).
+ * rate limit and no open-commands limit (the issue's command line), and none of
+ * the per-user and connection limits (one bench user holds thousands of each).
  */
 export async function startAppiaServer(context: ScenarioContext, options: AppiaServerOptions = {}): Promise<AppiaServer> {
   const port = await freePort();
@@ -60,6 +61,13 @@ export async function startAppiaServer(context: ScenarioContext, options: AppiaS
     '--rate-limit',
     '0',
     '--max-open-commands',
+    '0',
+    // one bench user holds every device, every connection and every Prefer: wait
+    '--max-devices-per-user',
+    '0',
+    '--max-streams-per-user',
+    '0',
+    '--max-connections',
     '0',
     '--sqlite-synchronous',
     options.synchronous ?? 'FULL',

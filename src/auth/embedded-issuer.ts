@@ -73,6 +73,8 @@ export async function openEmbeddedIssuer(options: { dataDir: string; now?: () =>
     }
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // DESIGN 8: its owner's only, also when an older version made it readable (the key itself is checked, not fixed, below)
+  if (process.platform !== 'win32') await chmod(dir, 0o700);
   const identity = await loadIdentity(join(dir, 'issuer.json'));
   const privateJwk = await loadSigningKey(join(dir, 'signing-key.jwk'));
 
@@ -127,7 +129,8 @@ export async function openEmbeddedIssuer(options: { dataDir: string; now?: () =>
 
 async function loadIdentity(file: string): Promise<IssuerIdentity> {
   const fresh: IssuerIdentity = { issuer: `urn:appia:${randomUUID()}`, audience: 'appia' };
-  const text = await readOrCreate(file, `${JSON.stringify(fresh, null, 2)}\n`, 0o644);
+  const text = await readOrCreate(file, `${JSON.stringify(fresh, null, 2)}\n`, 0o600);
+  if (process.platform !== 'win32') await chmod(file, 0o600);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -192,7 +195,7 @@ async function readOrCreate(file: string, content: string | (() => Promise<strin
     } finally {
       await handle.close();
     }
-    await chmod(temp, mode); // the umask may have narrowed a 0644
+    await chmod(temp, mode); // exactly this mode, whatever the umask
     await link(temp, file).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });

@@ -9,17 +9,10 @@ import {
 } from 'jose';
 import { AppiaError } from '../domain/errors.js';
 import type { FetchLike } from './fetch-json.js';
+import { principalOf, type Principal } from './principal.js';
 import { createRemoteJwks } from './remote-jwks.js';
 
-/** Who is calling, after the bearer token is verified (DESIGN 5). */
-export interface Principal {
-  /** `oid`, else `sub` (see `VerifierOptions.userClaim`) */
-  readonly userId: string;
-  /** the delegated scopes from `scp` */
-  readonly scopes: ReadonlySet<string>;
-  /** the verified claims, for logging and extensions; never the token itself */
-  readonly claims: Readonly<JWTPayload>;
-}
+export type { Principal } from './principal.js';
 
 /** A JWKS of public keys, as the embedded issuer hands it out (frozen). */
 export interface PublicKeySet {
@@ -58,6 +51,11 @@ export interface VerifierOptions {
    * `sub`. (An Entra ID token's `sub` differs per app; its `oid` does not.)
    */
   readonly userClaim?: 'oid' | 'sub';
+  /**
+   * Put before every user id this issuer names, so that users of several
+   * issuers never share an id (see `openAuth`); default none.
+   */
+  readonly userIdPrefix?: string;
   readonly now?: () => number;
   readonly fetch?: FetchLike;
   /**
@@ -159,7 +157,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       } catch (err) {
         throw toAppiaError(err);
       }
-      const principal = principalOf(claims, options.userClaim);
+      const principal = principalOf(claims, options.userClaim, options.userIdPrefix ?? '');
       if (cacheMs > 0) {
         if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value!);
         const expiresAt = ((claims.exp ?? 0) + clockTolerance) * 1000;
@@ -219,7 +217,14 @@ function keyResolver(keys: VerifierKeys, fetchImpl: FetchLike | undefined, now: 
   }
 }
 
-function bearerToken(header: string | undefined): string {
+/**
+ * The compact JWT of an `Authorization: Bearer` header, checked for shape
+ * only (no signature); throws AppiaError `invalidToken` naming what is wrong.
+ *
+ * @example
+ * const token = bearerToken(request.headers.authorization);
+ */
+export function bearerToken(header: string | undefined): string {
   if (header === undefined || header.trim() === '') {
     throw new AppiaError('invalidToken', 'Access token is empty: send Authorization: Bearer <token>.');
   }
@@ -232,28 +237,6 @@ function bearerToken(header: string | undefined): string {
     throw new AppiaError('invalidToken', 'The access token is malformed: it is not a compact JWT.');
   }
   return token;
-}
-
-function principalOf(claims: JWTPayload, userClaim: 'oid' | 'sub' | undefined): Principal {
-  const userId = userClaim === 'sub' ? claims.sub : (claims.oid ?? claims.sub);
-  if (typeof userId !== 'string' || userId === '') {
-    throw new AppiaError('invalidToken', `The access token names no user (${userClaim === 'sub' ? 'sub' : 'oid or sub'} claim).`);
-  }
-  const scp = claims.scp;
-  let scopes: string[];
-  if (typeof scp === 'string') scopes = scp.split(/\s+/).filter(Boolean);
-  else if (Array.isArray(scp) && scp.every((s): s is string => typeof s === 'string')) scopes = scp.filter(Boolean);
-  else if (scp === undefined) scopes = [];
-  else throw new AppiaError('invalidToken', 'The access token has a malformed scp claim.');
-  if (scp === undefined) {
-    // DESIGN 5: delegated only, as the seed's permission table says.
-    throw new AppiaError(
-      'forbidden',
-      'Application: Not supported. This API accepts only delegated (user) tokens; the token has no scp claim.',
-    );
-  }
-  if (scopes.length === 0) throw new AppiaError('forbidden', 'Insufficient privileges: the token grants no scopes.');
-  return Object.freeze({ userId, scopes: new Set(scopes), claims: Object.freeze({ ...claims }) });
 }
 
 /** Maps jose's failures to messages that say what is wrong, never the token. */

@@ -9,6 +9,8 @@ export interface CoreTimings extends Timings {
   readonly maxAttempts: number;
   readonly defaultTtlMs: number;
   readonly maxOpenCommands: number;
+  /** registered devices per user (DESIGN 8); absent or 0 = no limit */
+  readonly maxDevicesPerUser?: number;
 }
 
 /** Where the core says what it refused or could not do (a pino logger fits). */
@@ -40,6 +42,8 @@ export interface CoreContext {
   readonly random: () => number;
   readonly ids: IdSource;
   readonly observer?: CoreObserver;
+  /** a change of a command with postBackUri was stored, so its postback is queued: wakes this node's dispatcher (DESIGN 6) */
+  readonly postbackQueued: () => void;
 }
 
 export const MAX_TTL_MS = 30 * 24 * 3600 * 1000;

@@ -2,11 +2,13 @@ import type { Bus, BusMessage, Subscription } from '../bus/bus.js';
 import { subjects } from '../bus/bus.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { CommandQuery, Store } from '../store/store.js';
+import type { CommandQuery, DeviceQuery, Store } from '../store/store.js';
 import { cancelCommand, removeDevice } from './cancel.js';
 import type { CoreContext, CoreLog, CoreObserver, CoreTimings } from './context.js';
 import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
 import { cryptoIds, hashDeviceToken, type IdSource } from './ids.js';
+import * as postbacks from './postbacks.js';
+import type { PostbackEntry, PostbackOutcome, PostbackSecrets } from './postbacks.js';
 import { DeviceSession, type Outlet, type SessionHooks } from './session.js';
 import { Timers, type TimerOptions } from './timers.js';
 import { FinalWaiters } from './waiters.js';
@@ -51,6 +53,7 @@ export class CommandCore {
   readonly #ctx: CoreContext;
   readonly #writer: StatusWriter;
   readonly #waiters: FinalWaiters;
+  readonly #postbackListeners = new Set<() => void>();
   readonly timers: Timers;
 
   constructor(deps: CoreDeps) {
@@ -63,6 +66,9 @@ export class CommandCore {
       random: deps.random ?? Math.random,
       ids: deps.ids ?? cryptoIds(),
       ...(deps.observer ? { observer: deps.observer } : {}),
+      postbackQueued: () => {
+        for (const listener of this.#postbackListeners) listener();
+      },
     };
     this.#writer = new StatusWriter(this.#ctx);
     this.#waiters = new FinalWaiters(deps.store, deps.bus);
@@ -82,16 +88,19 @@ export class CommandCore {
 
   // ---- devices ----
 
-  /** Registers a device; the answer carries its token once (only its hash is stored, DESIGN 4). */
+  /** Registers a device; the answer carries its token once (only its hash is stored, DESIGN 4). Refused `conflict` past the user's device limit (DESIGN 8). */
   async registerDevice(userId: string, input: DeviceInput): Promise<{ device: DeviceRecord; deviceToken: string }> {
     const deviceToken = this.#ctx.ids.deviceToken();
-    const device = await this.#ctx.store.createDevice({
-      ...input,
-      id: this.#ctx.ids.deviceId(),
-      userId,
-      tokenHash: hashDeviceToken(deviceToken),
-      createdAt: this.#ctx.now(),
-    });
+    const device = await this.#ctx.store.createDevice(
+      {
+        ...input,
+        id: this.#ctx.ids.deviceId(),
+        userId,
+        tokenHash: hashDeviceToken(deviceToken),
+        createdAt: this.#ctx.now(),
+      },
+      { maxDevices: this.#ctx.timings.maxDevicesPerUser ?? 0 },
+    );
     return { device, deviceToken };
   }
 
@@ -99,8 +108,9 @@ export class CommandCore {
     return this.#ctx.store.getDevice(userId, deviceId);
   }
 
-  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]> {
-    return this.#ctx.store.listDevices(userId, page);
+  /** the user's devices, oldest first; `status` narrows them to one presence */
+  listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]> {
+    return this.#ctx.store.listDevices(userId, query);
   }
 
   removeDevice(userId: string, deviceId: string): Promise<boolean> {
@@ -141,9 +151,43 @@ export class CommandCore {
     return this.#waiters.waitForFinal(userId, deviceId, commandId, timeoutMs);
   }
 
-  /** pending postbacks in all, on every node (the outbox depth, DESIGN 7 metrics) */
+  // ---- postbacks (DESIGN 6; the dispatcher in postback/ sends them) ----
+
+  /** due outbox entries, the head of each command's queue only, leased until `now + leaseMs` */
+  claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
+    return postbacks.claimPostbacks(this.#ctx, now, limit, leaseMs);
+  }
+
+  /** records an attempt of a claimed entry; false when its claim passed to another node */
+  recordPostbackAttempt(entry: PostbackEntry, outcome: PostbackOutcome): Promise<boolean> {
+    return postbacks.recordPostbackAttempt(this.#ctx, entry, outcome);
+  }
+
+  /** the deliveries log of the user's command (`notFound` for anyone else's) */
+  postbackLog(userId: string, deviceId: string, commandId: string): Promise<PostbackEntry[]> {
+    return postbacks.postbackLog(this.#ctx, userId, deviceId, commandId);
+  }
+
+  /** the user's signing secrets, made on first use */
+  postbackSecrets(userId: string): Promise<PostbackSecrets> {
+    return postbacks.postbackSecrets(this.#ctx, userId);
+  }
+
+  /** a new signing secret; the old one keeps signing for 24 h */
+  rotatePostbackSecret(userId: string): Promise<PostbackSecrets> {
+    return postbacks.rotatePostbackSecret(this.#ctx, userId);
+  }
+
+  /** Calls `listener` (synchronously: keep it short) whenever this node stores a change whose postback is queued; returns the unsubscribe. */
+  onPostbackQueued(listener: () => void): () => void {
+    const own = () => listener();
+    this.#postbackListeners.add(own);
+    return () => void this.#postbackListeners.delete(own);
+  }
+
+  /** pending postbacks on every node */
   postbackDepth(): Promise<number> {
-    return this.#ctx.store.postbackDepth();
+    return postbacks.postbackDepth(this.#ctx);
   }
 
   // ---- the status feed (SSE) ----

@@ -115,6 +115,7 @@ export class StatusWriter {
 
   announce(command: CommandRecord, history: HistoryEntry): void {
     this.#ctx.observer?.changed(command, history);
+    if (command.postBackUri !== null) this.#ctx.postbackQueued();
     this.#ctx.bus.publish(subjects.user(command.userId), {
       kind: 'status',
       userId: command.userId,
@@ -131,7 +132,10 @@ export class StatusWriter {
    * without the refused fields, so it never stays stuck.
    */
   async #fault(current: CommandRecord, event: LifecycleEvent, err: unknown): Promise<ApplyResult> {
-    const reason = `internal fault while recording ${event}: ${err instanceof Error ? err.message : String(err)}`;
+    // The command's `error` is read by its owner over HTTP: it names the fault in the catalogue's
+    // words (store adapters keep their driver's text out of those); the detail goes to the log only.
+    const reason = `internal fault while recording ${event}${isAppiaError(err) ? `: ${err.message}` : ''}`;
+    this.#ctx.log.warn({ err, commandId: current.id, event }, 'the store refused a status change; the command ends error');
     let faulted: ApplyResult;
     try {
       faulted = await this.apply(current.id, 'fault', { error: reason, detail: reason }, current);

@@ -1,4 +1,5 @@
 import { tooDeep } from '../domain/json.js';
+import { parseStrictJson } from '../domain/strict-json.js';
 
 /**
  * DESIGN 4, the device protocol: JSON text frames, `t` is the frame type.
@@ -86,8 +87,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodeFrame(data: Buffer, isBinary: boolean, limits: FrameLimits): Decoded {
   if (isBinary) return refused(null, 'frames must be JSON text, not binary');
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(utf8.decode(data));
+    text = utf8.decode(data);
+    value = JSON.parse(text);
   } catch {
     return refused(null, 'the frame is not valid UTF-8 JSON');
   }
@@ -98,6 +101,13 @@ export function decodeFrame(data: Buffer, isBinary: boolean, limits: FrameLimits
     return refused(typeof ref === 'string' ? null : ref.ref, `unknown frame type ${JSON.stringify(t ?? null)}`);
   }
   if (typeof ref === 'string') return refused(null, ref);
+  // DESIGN 2, 4: what a report carries is stored exactly as sent, or refused naming where (JSON.parse
+  // keeps 1e309 as null, the last of two equal keys, and lone surrogates that are stored as U+FFFD)
+  try {
+    parseStrictJson(text, { maxDepth: 0 });
+  } catch (err) {
+    return refused(ref.ref, err instanceof Error ? err.message : String(err));
+  }
   const frame = READERS[t as FrameType](value, ref.ref, limits);
   if (typeof frame === 'string') return refused(ref.ref, frame);
   if (data.length > limits.maxFrameBytes) return refused(ref.ref, `the frame is over its limit of ${limits.maxFrameBytes} bytes`);

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AppiaError } from '../domain/errors.js';
+import { DEVICE_STATUSES, type DeviceStatus } from '../domain/device.js';
 import { parseStatus, type Status } from '../domain/status.js';
 
 export const DEFAULT_PAGE = 100;
@@ -14,12 +15,40 @@ export function parseTop(text: string | undefined): number {
 
 /** `$filter=status eq 'completed'` is the one filter the command list supports. */
 export function parseStatusFilter(text: string | undefined): Status | undefined {
+  return parseEqFilter(text, parseStatus, 'a command status');
+}
+
+/** `$filter=status eq 'Online'` is the one filter the device list supports (DESIGN 2: device `status`). */
+export function parseDeviceStatusFilter(text: string | undefined): DeviceStatus | undefined {
+  return parseEqFilter(text, (v) => DEVICE_STATUSES.find((s) => s.toLowerCase() === v.toLowerCase()), `a device status (${DEVICE_STATUSES.join(', ')})`);
+}
+
+function parseEqFilter<T>(text: string | undefined, parse: (value: string) => T | undefined, what: string): T | undefined {
   if (text === undefined) return undefined;
   const m = /^\s*status\s+eq\s+'([^']*)'\s*$/i.exec(text);
-  if (!m) throw new AppiaError('badRequest', `$filter supports only status eq '<status>' (got ${JSON.stringify(text)})`);
-  const status = parseStatus(m[1]!);
-  if (!status) throw new AppiaError('badRequest', `$filter names an unknown status ${JSON.stringify(m[1])}`);
-  return status;
+  if (!m) {
+    const property = /^\s*([A-Za-z_][\w/]*)/.exec(text)?.[1];
+    const named = property && property.toLowerCase() !== 'status' ? ` (it cannot filter on ${property.slice(0, 64)})` : '';
+    throw new AppiaError('badRequest', `$filter supports only status eq '<status>' here${named}`);
+  }
+  const value = parse(m[1]!);
+  if (value === undefined) throw new AppiaError('badRequest', `$filter names an unknown status ${JSON.stringify(m[1]!.slice(0, 64))}: it must be ${what}`);
+  return value;
+}
+
+/**
+ * `$expand=responsepayload` (DESIGN 2: Graph's beta model names the device's
+ * answer as that navigation property): true when asked for; anything else
+ * to expand is 400 naming it.
+ */
+export function parseExpand(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  for (const item of text.split(',')) {
+    if (item.trim().toLowerCase() !== 'responsepayload') {
+      throw new AppiaError('badRequest', `$expand supports only responsepayload (got ${JSON.stringify(item.trim().slice(0, 64))})`);
+    }
+  }
+  return true;
 }
 
 /** A URL-safe `$skiptoken` carrying the position of the next page. */
@@ -42,6 +71,12 @@ export function decodeSkipToken<T extends Record<string, unknown>>(token: string
 export function baseUrl(request: FastifyRequest, publicUrl: string | null): string {
   if (publicUrl) return publicUrl.replace(/\/+$/, '');
   return `${request.protocol}://${request.host}`;
+}
+
+/** The canonical URL of `path` (`/me/devices/...`) on the version (`beta`, `v1.0`) and host the client used: a `Location`. */
+export function graphUrl(request: FastifyRequest, publicUrl: string | null, path: string): string {
+  const version = /^\/v1\.0\//i.test(request.url) ? 'v1.0' : 'beta';
+  return `${baseUrl(request, publicUrl)}/${version}${path}`;
 }
 
 /** `@odata.nextLink`: the request's own URL with `$skiptoken` replaced, `$` left as Graph writes it. */

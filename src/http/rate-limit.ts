@@ -1,6 +1,10 @@
+import ipaddr from 'ipaddr.js';
+
 /**
- * DESIGN 8: requests per second per user, then 429 with Retry-After.
- * A fixed one-second window per user; 0 turns it off.
+ * DESIGN 8: so many events per second per key (a user's requests, a client
+ * address's failed authentications), then 429 with Retry-After. A fixed
+ * one-second window; the counts start over each second, so memory is
+ * bounded by the keys seen in one second. 0 turns it off.
  */
 export class RateLimiter {
   readonly #limit: number;
@@ -13,21 +17,47 @@ export class RateLimiter {
     this.#now = now;
   }
 
-  /** true when the request may go ahead */
-  take(userId: string): boolean {
+  /** counts one event; true when it is within the limit */
+  take(key: string): boolean {
     if (this.#limit <= 0) return true;
+    const count = this.count(key) + 1;
+    this.#counts.set(key, count);
+    return count <= this.#limit;
+  }
+
+  /** true when `key` has used up this second's events (counts nothing) */
+  exhausted(key: string): boolean {
+    return this.#limit > 0 && this.count(key) >= this.#limit;
+  }
+
+  /** events of `key` in the current window */
+  count(key: string): number {
     const window = Math.floor(this.#now() / 1000);
     if (window !== this.#window) {
       this.#window = window;
       this.#counts = new Map();
     }
-    const count = (this.#counts.get(userId) ?? 0) + 1;
-    this.#counts.set(userId, count);
-    return count <= this.#limit;
+    return this.#counts.get(key) ?? 0;
   }
 
   /** seconds until the current window ends, at least 1 */
   retryAfter(): number {
     return Math.max(1, Math.ceil((1000 - (this.#now() % 1000)) / 1000));
   }
+}
+
+/**
+ * The key a client address is limited under: an IPv4 address (also when
+ * mapped into IPv6), or the /64 of an IPv6 address, since one host commonly
+ * holds a whole /64.
+ */
+export function clientKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  let parsed = ipaddr.parse(address);
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
+    else return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+  }
+  return parsed.toString();
 }

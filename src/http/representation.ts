@@ -13,24 +13,36 @@ export function isoTime(ms: number): string {
 
 const q = JSON.stringify;
 
-/** A command's properties, without braces, for splicing into an entity or a collection. */
-function commandProperties(c: CommandRecord): string {
+/**
+ * A command's properties, without braces, for splicing into an entity or a
+ * collection. `expand`: `$expand=responsepayload` (DESIGN 2), the device's
+ * answer again under Graph's beta navigation name, which Kiota clients read.
+ */
+function commandProperties(c: CommandRecord, expand = false): string {
   return (
     `"id":${q(c.id)},"status":${q(c.status)},"type":${q(c.type)},` +
     `"appServiceName":${q(c.appServiceName)},"packageFamilyName":${q(c.packageFamilyName)},` +
     `"error":${q(c.error)},"permissionTicket":${q(c.permissionTicket)},"postBackUri":${q(c.postBackUri)},` +
     `"payload":${c.payloadJson ?? 'null'},"responsePayload":${c.responsePayloadJson ?? 'null'},` +
     `"customStatus":${q(c.customStatus)},"createdDateTime":"${isoTime(c.createdAt)}",` +
-    `"lastModifiedDateTime":"${isoTime(c.lastModifiedAt)}","expirationDateTime":"${isoTime(c.expiresAt)}"`
+    `"lastModifiedDateTime":"${isoTime(c.lastModifiedAt)}","expirationDateTime":"${isoTime(c.expiresAt)}"` +
+    (expand ? `,"responsepayload":${c.responsePayloadJson ?? 'null'}` : '')
   );
 }
 
-export function commandEntityJson(c: CommandRecord, context: string): string {
-  return `{"@odata.context":${q(context)},${commandProperties(c)}}`;
+/** A command as a bare JSON object, without `@odata.context`, with `extra` properties after its own (a postback's `sequence`, DESIGN 6). */
+export function commandJson(c: CommandRecord, extra: Readonly<Record<string, string | number>> = {}): string {
+  let more = '';
+  for (const [key, value] of Object.entries(extra)) more += `,${q(key)}:${q(value)}`;
+  return `{${commandProperties(c)}${more}}`;
 }
 
-export function commandCollectionJson(commands: readonly CommandRecord[], context: string, nextLink: string | undefined): string {
-  const items = commands.map((c) => `{${commandProperties(c)}}`).join(',');
+export function commandEntityJson(c: CommandRecord, context: string, expand = false): string {
+  return `{"@odata.context":${q(context)},${commandProperties(c, expand)}}`;
+}
+
+export function commandCollectionJson(commands: readonly CommandRecord[], context: string, nextLink: string | undefined, expand = false): string {
+  const items = commands.map((c) => `{${commandProperties(c, expand)}}`).join(',');
   return `{"@odata.context":${q(context)},"value":[${items}]${nextLink ? `,"@odata.nextLink":${q(nextLink)}` : ''}}`;
 }
 

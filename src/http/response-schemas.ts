@@ -17,7 +17,7 @@ import { STATUSES } from '../domain/status.js';
  * keeps a node's start (and every test's) quick.
  */
 
-const nullable = (type: 'string' | 'object', options: object = {}) => Type.Unsafe<unknown>({ type: [type, 'null'], ...options });
+const nullable = (type: 'string' | 'object' | 'integer', options: object = {}) => Type.Unsafe<unknown>({ type: [type, 'null'], ...options });
 const nullableText = (description: string) => nullable('string', { description });
 const dateTime = (description: string) => Type.String({ format: 'date-time', description });
 const odataContext = Type.String({ format: 'uri', description: 'the $metadata URL of this answer (GET /beta/$metadata)' });
@@ -119,6 +119,36 @@ export const GraphError = Type.Object(
   { $id: 'GraphError', additionalProperties: false, description: "Graph's error envelope (DESIGN 2)" },
 );
 
+export const PostbackSecret = Type.Object(
+  {
+    secret: Type.String({ pattern: '^whsec_', description: 'the Standard Webhooks secret that signs postbacks' }),
+    previousSecretValidUntil: Type.Optional(Type.String({ format: 'date-time', description: 'until when the secret before the last rotation still signs too' })),
+  },
+  { $id: 'PostbackSecret', additionalProperties: false, description: "the caller's postback signing secret (DESIGN 6)" },
+);
+export const PostbackDeliveries = Type.Object(
+  {
+    value: Type.Array(
+      Type.Object(
+        {
+          sequence: Type.Integer({ minimum: 1 }),
+          status: Type.Unsafe<string>({ type: 'string', enum: [...STATUSES], description: 'the status change this postback reports' }),
+          webhookId: Type.String(),
+          state: Type.Unsafe<string>({ type: 'string', enum: ['pending', 'delivered', 'failed'] }),
+          attempts: Type.Integer({ minimum: 0 }),
+          lastAttemptDateTime: nullable('string', { format: 'date-time' }),
+          lastResponseStatus: nullable('integer', { description: "the receiver's HTTP status; null after a network error or timeout" }),
+          lastError: nullableText('why the last attempt failed'),
+          nextAttemptDateTime: nullable('string', { format: 'date-time', description: 'while pending' }),
+          deliveredDateTime: nullable('string', { format: 'date-time' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { $id: 'PostbackDeliveries', additionalProperties: false, description: "the command's postbacks, oldest first (DESIGN 6)" },
+);
+
 export const Health = Type.Object({ status: Type.String() }, { $id: 'Health', additionalProperties: false, description: 'alive, or ready' });
 /** a document whose members are another specification's (OpenID discovery, JWKS, OpenAPI) */
 export const OpenDocument = Type.Object({}, { $id: 'OpenDocument', additionalProperties: true, description: "a document of another specification's shape" });
@@ -134,6 +164,8 @@ export const NAMED_ANSWERS: readonly TSchema[] = [
   CommandCollection,
   PayloadResponse,
   CommandHistory,
+  PostbackSecret,
+  PostbackDeliveries,
   GraphError,
   Health,
   OpenDocument,

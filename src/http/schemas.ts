@@ -46,4 +46,7 @@ export const ListQuery = Type.Object({
   $top: Type.Optional(Type.String({ maxLength: 16 })),
   $skiptoken: Type.Optional(Type.String({ maxLength: 512 })),
   $filter: Type.Optional(Type.String({ maxLength: 256 })),
+  $expand: Type.Optional(Type.String({ maxLength: 256 })),
 });
+/** GET of one command: `$expand=responsepayload` (DESIGN 2) */
+export const ExpandQuery = Type.Object({ $expand: Type.Optional(Type.String({ maxLength: 256 })) });

@@ -14,6 +14,12 @@ export type PostbackLookup = (hostname: string) => Promise<readonly LookupAddres
 
 export const systemLookup: PostbackLookup = (hostname) => dnsLookup(hostname, { all: true });
 
+/** Where postbacks may go: the operator's allow-list, and how host names are resolved (the system's DNS unless a test says otherwise). */
+export interface PostbackTargets {
+  readonly allow: PostbackAllowList;
+  readonly lookup?: PostbackLookup;
+}
+
 export const MAX_POSTBACK_URL_LENGTH = 2048;
 
 const ALLOW_HINT = 'postbacks go only to public addresses, unless the host is in APPIA_POSTBACK_ALLOW';

@@ -1,6 +1,7 @@
 import type { StatusChange } from '../domain/change.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../domain/device.js';
+import { AppiaError } from '../domain/errors.js';
 import type { Status } from '../domain/status.js';
 
 export type { StatusChange } from '../domain/change.js';
@@ -21,13 +22,19 @@ export type { StatusChange } from '../domain/change.js';
  */
 export interface Store {
   // ---- devices ----
-  createDevice(device: NewDevice): Promise<DeviceRecord>;
+  /**
+   * Stores a new device (Offline, never seen). With `maxDevices`, throws
+   * AppiaError `conflict` (see `tooManyDevices`) when the user already has
+   * that many devices that are not removed, counted in the same transaction:
+   * racing registrations never exceed it (DESIGN 8).
+   */
+  createDevice(device: NewDevice, options?: CreateDeviceOptions): Promise<DeviceRecord>;
   /** a device of this user that is not removed */
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   /** the device a (hashed) device token belongs to, if it is not removed */
   findDeviceByTokenHash(tokenHash: string): Promise<DeviceRecord | undefined>;
-  /** the user's devices that are not removed, oldest first */
-  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]>;
+  /** the user's devices that are not removed, oldest first; with `status`, only those in that status */
+  listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]>;
   /**
    * The device opened connection `connectionId` (on any node): it is Online,
    * last seen `at`, and this connection becomes its latest. False when the
@@ -148,6 +155,23 @@ export interface NewDevice {
   readonly manufacturer: string | null;
   readonly tokenHash: string;
   readonly createdAt: number;
+}
+
+/** The refusal of a registration beyond `CreateDeviceOptions.maxDevices`, the same from every adapter. */
+export function tooManyDevices(maxDevices: number): AppiaError {
+  return new AppiaError('conflict', `the user already has ${maxDevices} devices, the most allowed: remove one before registering another`);
+}
+
+export interface CreateDeviceOptions {
+  /** devices (not removed) a user may have; 0 or absent = no limit */
+  readonly maxDevices?: number;
+}
+
+/** A page of a user's devices (offset paging), optionally of one status (`$filter=status eq '...'`). */
+export interface DeviceQuery {
+  readonly limit: number;
+  readonly offset: number;
+  readonly status?: DeviceStatus;
 }
 
 /** A command as it is first stored (DESIGN 3: born `requesting`, no attempts, no timer). */

@@ -13,12 +13,15 @@ const WAIT_MS = 4000;
 export class TestDevice {
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** pings received from the server so far (counted from the start, so none is missed) */
+  pings = 0;
   readonly #inbox: Frame[] = [];
   readonly #waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   #refs = 0;
 
   constructor(ws: WebSocket) {
     this.ws = ws;
+    ws.on('ping', () => this.pings++);
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as Frame;
       const i = this.#waiters.findIndex((w) => w.match(frame));

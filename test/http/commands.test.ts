@@ -7,7 +7,8 @@ describe('commands: create, read, list, cancel and history over the Graph API', 
   let alice: string;
   let device: string;
   before(async () => {
-    appia = await startTestAppia();
+    // DESIGN 6: the made-up postback host is resolved (create) and sent to (dispatcher) only on loopback, never asked of real DNS
+    appia = await startTestAppia({ postbackAllow: ['hooks.example.com'] }, { postbacks: { lookup: async () => [{ address: '127.0.0.1', family: 4 }] } });
     alice = await appia.token('alice');
     device = (await appia.addDevice(alice)).id;
   });

@@ -26,7 +26,8 @@ const NOT_A_ROUTE = ['GET /devices/connect'];
 
 /** An app built as the server builds it, with an onRoute hook that sees every route it registers. */
 async function appWithRoutes(dataDir: string): Promise<{ app: App; routes: { method: string; url: string; hidden: boolean }[]; store: Store }> {
-  const config = { ...parseConfig([], {}), dataDir, logLevel: 'silent' };
+  // no limit on failed authentications: the test sends every operation without a token
+  const config = { ...parseConfig([], {}), dataDir, logLevel: 'silent', authFailureLimit: 0 };
   const store = await openSqliteStore({ path: join(dataDir, 'appia.db'), synchronous: 'NORMAL' });
   const core = new CommandCore({ store, bus: new InProcessBus(), timings: config, log: { warn: () => {}, info: () => {} } });
   const issuer = await openEmbeddedIssuer({ dataDir });
@@ -146,7 +147,7 @@ describe('answers of real traffic match the schemas /openapi.json gives them', (
   });
   after(() => appia.stop());
 
-  test('devices, commands, payloads, history, cancel, errors and the system routes', async () => {
+  test('devices, commands, payloads, history, postbacks, cancel, errors and the system routes', async () => {
     const doc = await (await fetch(`${appia.url}/openapi.json`)).json();
     const context = schemaContext(doc);
     const paths = Object.keys(doc.paths).map((p) => ({ p, re: new RegExp(`^${p.replace(/\$/g, '\\$').replace(/\{\w+\}/g, '[^/]+')}$`, 'i') }));
@@ -190,6 +191,9 @@ describe('answers of real traffic match the schemas /openapi.json gives them', (
       await call('GET', `${base}/commands/${done.id}`);
       await call('GET', `${base}/command/${done.id}/responsePayload`);
       await call('GET', `${base}/commands/${done.id}/history`);
+      await call('GET', `${base}/commands/${done.id}/postbacks`);
+      await call('GET', '/beta/me/postBackSecret');
+      await call('POST', '/beta/me/postBackSecret/rotate');
       await call('GET', `${base}/commands?$top=1`);
       await call('POST', `${base}/commands/${done.id}/cancel`);
       await call('GET', `${base}/commands/${'0'.repeat(44)}`);
@@ -205,6 +209,6 @@ describe('answers of real traffic match the schemas /openapi.json gives them', (
     }
     await check('GET', '/beta/me/devices', await fetch(`${appia.url}/beta/me/devices`));
     // every call above is a distinct route and status
-    assert.equal(checked.size, 21, [...checked].join('\n'));
+    assert.equal(checked.size, 24, [...checked].join('\n'));
   });
 });

@@ -103,7 +103,7 @@ describe('logs (DESIGN 7)', () => {
     assert.equal(query?.['path'], `/beta/me/devices/${id}?access_token=[Redacted]&$top=1`);
   });
 
-  test('the postback signing secret never reaches the log', { todo: 'waits for the postbacks branch: GET /beta/me/postBackSecret (DESIGN 6)' }, async () => {
+  test('the postback signing secret never reaches the log', async () => {
     const res = await appia.api(token, 'GET', '/beta/me/postBackSecret');
     assert.equal(res.status, 200);
     const rotated = await appia.api(token, 'POST', '/beta/me/postBackSecret/rotate');

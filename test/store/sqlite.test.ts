@@ -404,6 +404,8 @@ describe('SQLite store', () => {
       listHistory: /USING INDEX command_history_by_command \(command_id=\?\)/,
       listUserHistorySince: /USING INDEX command_history_by_user \(user_id=\? AND id>\?\)/,
       listDevices: /USING INDEX devices_by_user \(user_id=\?\)/,
+      listDevicesByStatus: /USING INDEX devices_by_user \(user_id=\?\)/,
+      countDevices: /USING (COVERING )?INDEX devices_by_user \(user_id=\?\)/,
       findDeviceByTokenHash: /USING INDEX sqlite_autoindex_devices_2 \(token_hash=\?\)/,
       findIdempotent: /SEARCH k USING PRIMARY KEY \(user_id=\? AND key=\?\)/,
     };

@@ -25,6 +25,8 @@ export const serveCommand: CliCommand = {
     try {
       running = await startAppia(config);
     } catch (err) {
+      // a setting only the server can judge (an APPIA_POSTBACK_ALLOW entry) stops the start in one line too
+      if (err instanceof ConfigError) throw new CliError(err.message);
       const line = startFailure(err, config);
       if (line === undefined) throw err;
       throw new CliError(line, 1);

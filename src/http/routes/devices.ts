@@ -3,7 +3,7 @@ import { AppiaError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import { SCOPES, type AppConfig, type AppDeps } from '../context.js';
 import { canonicalKeys } from '../input.js';
-import { baseUrl, decodeSkipToken, encodeSkipToken, nextLink, parseTop } from '../odata.js';
+import { decodeSkipToken, graphUrl, encodeSkipToken, nextLink, parseDeviceStatusFilter, parseTop } from '../odata.js';
 import { representation } from '../representation-context.js';
 import { deviceJson } from '../representation.js';
 import { DeviceParams, ListQuery, REGISTER_DEVICE_KEYS, RegisterDeviceBody } from '../schemas.js';
@@ -13,11 +13,13 @@ import { answers, DeviceCollection, DeviceEntity, NoContent, RegisteredDevice } 
 export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsyncTypebox {
   const { core } = deps;
   return async (app) => {
-    app.get('/me/devices', { schema: { querystring: ListQuery, response: answers({ 200: DeviceCollection }) }, config: { scopes: SCOPES.read } }, async (request, reply) => {
+    app.get('/me/devices', { schema: { querystring: ListQuery, response: answers({ 200: DeviceCollection }) }, config: { scopes: SCOPES.read, query: ['$top', '$skiptoken', '$filter'] } }, async (request, reply) => {
       const limit = parseTop(request.query.$top);
-      const position = decodeSkipToken(request.query.$skiptoken, (v): v is { o: number } => Number.isInteger(v['o']) && (v['o'] as number) >= 0);
+      const status = parseDeviceStatusFilter(request.query.$filter);
+      // a safe integer only: 1e300 or 2^63 would reach the database as a number it refuses
+      const position = decodeSkipToken(request.query.$skiptoken, (v): v is { o: number } => Number.isSafeInteger(v['o']) && (v['o'] as number) >= 0);
       const offset = position?.o ?? 0;
-      const rows = await core.listDevices(request.caller.userId, { limit: limit + 1, offset });
+      const rows = await core.listDevices(request.caller.userId, { limit: limit + 1, offset, ...(status ? { status } : {}) });
       const page = rows.slice(0, limit);
       const ctx = representation(request, config);
       return reply.type('application/json').send({
@@ -50,7 +52,7 @@ export function deviceRoutes(deps: AppDeps, config: AppConfig): FastifyPluginAsy
           model: body.model ?? null,
           manufacturer: body.manufacturer ?? null,
         });
-        const location = `${baseUrl(request, config.publicUrl)}${request.url.split('?')[0]}/${device.id}`;
+        const location = graphUrl(request, config.publicUrl, `/me/devices/${device.id}`);
         return reply
           .code(201)
           .header('Location', location)

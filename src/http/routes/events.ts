@@ -60,6 +60,8 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         const { deviceId } = request.params;
         const commandId = request.params.commandId.toUpperCase();
         const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
+        // DESIGN 8: a stream is a hold, taken before anything is watched
+        const release = app.holds.take(userId);
         const feed = new Feed(async (write) => {
           const history = await core.history(commandId);
           for (const entry of history) write(entry, deviceId);
@@ -68,17 +70,23 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         const subscription = core.watchUser(userId, (m) => {
           if (m.commandId === commandId) feed.wake();
         });
-        const unsubscribe = () => subscription.unsubscribe();
-        await subscription.ready;
-        const command = isUuid(deviceId) && isCommandId(commandId) ? await core.getCommand(userId, deviceId, commandId) : undefined;
-        if (!command) {
+        const unsubscribe = () => {
+          subscription.unsubscribe();
+          release();
+        };
+        let finished: boolean;
+        try {
+          await subscription.ready;
+          const command = isUuid(deviceId) && isCommandId(commandId) ? await core.getCommand(userId, deviceId, commandId) : undefined;
+          if (!command) throw new AppiaError('notFound', `command ${request.params.commandId} was not found on device ${deviceId}`);
+          // Resuming after the final event: there is nothing more to say.
+          const finalEntry = (await core.history(commandId)).find((h) => isFinal(h.status));
+          finished = after !== undefined && finalEntry !== undefined && finalEntry.id <= after;
+        } catch (err) {
           unsubscribe();
-          throw new AppiaError('notFound', `command ${request.params.commandId} was not found on device ${deviceId}`);
+          throw err;
         }
-        // Resuming after the final event: there is nothing more to say.
-        const history = await core.history(commandId);
-        const finalEntry = history.find((h) => isFinal(h.status));
-        if (after !== undefined && finalEntry && finalEntry.id <= after) {
+        if (finished) {
           unsubscribe();
           return reply.code(204).send();
         }
@@ -89,6 +97,7 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
     app.get('/me/events', { schema: { querystring: EventsQuery, response: STREAM }, config: { scopes: SCOPES.command } }, async (request, reply) => {
       const { userId } = request.caller;
       const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
+      const release = app.holds.take(userId);
       const deviceOf = new Map<string, string>();
       const feed = new Feed(async (write) => {
         for (;;) {
@@ -116,13 +125,17 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         feed.startBefore(m.historyId);
         feed.wake();
       });
+      const unsubscribe = () => {
+        subscription.unsubscribe();
+        release();
+      };
       try {
         await subscription.ready;
       } catch (err) {
-        subscription.unsubscribe();
+        unsubscribe();
         throw err;
       }
-      serve(request, reply, feed, () => subscription.unsubscribe());
+      serve(request, reply, feed, unsubscribe);
     });
   };
 

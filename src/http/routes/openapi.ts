@@ -37,7 +37,8 @@ export function registerOpenapi(app: FastifyInstance): void {
         version: VERSION,
         description:
           'Self-hosted device command relay, wire-compatible with the Microsoft Graph beta device command API. ' +
-          'The Graph routes are served under /beta and /v1.0 alike; path segments match case-insensitively.',
+          'The Graph routes are served under /beta and /v1.0 alike; path segments match case-insensitively; ' +
+          "every /me/... path is also served as /users/{the caller's own user id}/....",
       },
       components: {
         securitySchemes: {
@@ -67,7 +68,7 @@ export function registerOpenapi(app: FastifyInstance): void {
     // every Graph route needs a bearer token (DESIGN 5); the others need none
     transform: ({ schema, url }) => {
       const graph = /^\/(beta|v1\.0)\//i.test(url) && !url.includes('$metadata');
-      const response = schema.response && Object.fromEntries(Object.entries(schema.response).map(([code, answer]) => [code, named(answer)]));
+      const response = schema?.response && Object.fromEntries(Object.entries(schema.response).map(([code, answer]) => [code, named(answer)]));
       return { schema: { ...schema, ...(response ? { response } : {}), ...(graph ? { security: [{ bearer: [] }] } : {}) }, url } as never;
     },
   });

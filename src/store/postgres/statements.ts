@@ -37,6 +37,11 @@ export const SQL = {
   findDeviceByTokenHash: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = $1 AND removed_at IS NULL`,
   listDevices: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND removed_at IS NULL
     ORDER BY created_at, id LIMIT $2 OFFSET $3`,
+  listDevicesByStatus: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND removed_at IS NULL AND status = $2
+    ORDER BY created_at, id LIMIT $3 OFFSET $4`,
+  // the device limit (DESIGN 8): registrations of one user wait for each other on the user's row
+  lockUser: 'SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE',
+  countDevices: 'SELECT count(*) AS "devices" FROM devices WHERE user_id = $1 AND removed_at IS NULL',
   connectDevice: `UPDATE devices SET status = 'Online', last_seen_at = $1, connection_id = $2
     WHERE id = $3 AND removed_at IS NULL`,
   // only the latest connection speaks for the device: a row lock orders a racing connect and report

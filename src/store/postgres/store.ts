@@ -5,7 +5,9 @@ import { NEW_DEVICE_STATUS, newDeviceRecord, postbackEntry } from '../sql-shared
 import type {
   ChainResult,
   CommandQuery,
+  CreateDeviceOptions,
   CreateOptions,
+  DeviceQuery,
   CreateResult,
   NewCommand,
   NewDevice,
@@ -15,6 +17,7 @@ import type {
   StatusChange,
   Store,
 } from '../store.js';
+import { tooManyDevices } from '../store.js';
 import { type SqlPool, openPool } from './client.js';
 import { startupFailure } from './errors.js';
 import { LOCK_FEED_FOR_READING } from './feed.js';
@@ -100,10 +103,16 @@ export class PostgresStore implements Store {
 
   // ---- devices ----
 
-  createDevice(device: NewDevice): Promise<DeviceRecord> {
+  createDevice(device: NewDevice, options?: CreateDeviceOptions): Promise<DeviceRecord> {
     return this.#db.transaction(async (tx) => {
       // a user row exists for every owner, so devices can reference it
       void tx.query(statement('ensureUser', [device.userId])).catch(() => undefined);
+      // DESIGN 8: counted under the user's row lock, so racing registrations never pass the limit
+      const maxDevices = options?.maxDevices ?? 0;
+      if (maxDevices > 0) {
+        await tx.query(statement('lockUser', [device.userId]));
+        if ((await tx.query<{ devices: number }>(statement('countDevices', [device.userId]))).rows[0]!.devices >= maxDevices) throw tooManyDevices(maxDevices);
+      }
       await tx.finish(
         statement('insertDevice', [
           device.id,
@@ -130,8 +139,10 @@ export class PostgresStore implements Store {
     return (await this.#read<DeviceRecord>('findDeviceByTokenHash', [tokenHash]))[0];
   }
 
-  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]> {
-    return this.#read('listDevices', [userId, page.limit, page.offset]);
+  listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]> {
+    return query.status === undefined
+      ? this.#read('listDevices', [userId, query.limit, query.offset])
+      : this.#read('listDevicesByStatus', [userId, query.status, query.limit, query.offset]);
   }
 
   // Presence writes set the same values when repeated: they may be retried like reads.

@@ -39,6 +39,10 @@ export const SQL = {
   findDeviceByTokenHash: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE token_hash = ? AND removed_at IS NULL`,
   listDevices: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND removed_at IS NULL
     ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
+  listDevicesByStatus: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND removed_at IS NULL AND status = ?
+    ORDER BY created_at, rowid LIMIT ? OFFSET ?`,
+  // the device limit (DESIGN 8), counted in the registration's own transaction
+  countDevices: 'SELECT count(*) FROM devices WHERE user_id = ? AND removed_at IS NULL',
   connectDevice: `UPDATE devices SET status = 'Online', last_seen_at = ?, connection_id = ?
     WHERE id = ? AND removed_at IS NULL`,
   setDevicePresence: `UPDATE devices SET status = ?, last_seen_at = ?
@@ -220,6 +224,8 @@ export interface Statements {
   readonly getDevice: S<[Text, Text], DeviceRecord>;
   readonly findDeviceByTokenHash: S<[Text], DeviceRecord>;
   readonly listDevices: S<[Text, number, number], DeviceRecord>;
+  readonly listDevicesByStatus: S<[Text, Text, number, number], DeviceRecord>;
+  readonly countDevices: S<[Text], number>;
   readonly connectDevice: S<[number, Text, Text]>;
   readonly setDevicePresence: S<[Text, number, Text, Text]>;
   readonly removeDevice: S<[number, Text, Text]>;
@@ -259,7 +265,7 @@ export function prepareStatements(db: Database.Database): Statements {
   const prepared: Record<string, Database.Statement> = {};
   for (const [name, sql] of Object.entries(SQL)) prepared[name] = db.prepare(sql);
   // single-value reads hand back the value itself
-  for (const name of ['countOpen', 'postbackDepth', 'ping'] as const) prepared[name]!.pluck();
+  for (const name of ['countOpen', 'countDevices', 'postbackDepth', 'ping'] as const) prepared[name]!.pluck();
   for (const name of COMMAND_READS) prepared[name]!.raw();
   return prepared as unknown as Statements;
 }

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../../domain/device.js';
@@ -8,7 +6,9 @@ import { postbackEntry } from '../sql-shared.js';
 import type {
   ChainResult,
   CommandQuery,
+  CreateDeviceOptions,
   CreateOptions,
+  DeviceQuery,
   CreateResult,
   NewCommand,
   NewDevice,
@@ -23,6 +23,7 @@ import { GroupCommit } from './group-commit.js';
 import { runMigrations } from './migrations.js';
 import { type CommandRow, type Statements, commandFromRow, commandsFromRows, prepareStatements } from './statements.js';
 import { closedError, storeError } from './errors.js';
+import { ownerOnlyDatabaseFiles } from './file-modes.js';
 import type { SqlitePragmas, SqliteStoreOptions } from './options.js';
 import { SqliteWrites } from './writes.js';
 
@@ -38,7 +39,7 @@ export type { SqlitePragmas, SqliteStoreOptions } from './options.js';
  */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const memory = options.path === ':memory:';
-  if (!memory) mkdirSync(dirname(options.path), { recursive: true });
+  if (!memory) ownerOnlyDatabaseFiles(options.path);
   const db = new Database(options.path);
   try {
     if (!memory) {
@@ -111,8 +112,8 @@ export class SqliteStore implements Store {
 
   // ---- devices ----
 
-  createDevice(device: NewDevice): Promise<DeviceRecord> {
-    return this.#write(() => this.#w.insertDevice(device), true);
+  createDevice(device: NewDevice, options?: CreateDeviceOptions): Promise<DeviceRecord> {
+    return this.#write(() => this.#w.insertDevice(device, options), true);
   }
 
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -123,8 +124,12 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#s.findDeviceByTokenHash.get(tokenHash));
   }
 
-  listDevices(userId: string, page: { limit: number; offset: number }): Promise<DeviceRecord[]> {
-    return this.#read(() => this.#s.listDevices.all(userId, page.limit, page.offset));
+  listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]> {
+    return this.#read(() =>
+      query.status === undefined
+        ? this.#s.listDevices.all(userId, query.limit, query.offset)
+        : this.#s.listDevicesByStatus.all(userId, query.status, query.limit, query.offset),
+    );
   }
 
   connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean> {

@@ -7,6 +7,7 @@ import { AppiaError } from '../../domain/errors.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, historyEntry, newCommandRecord, newDeviceRecord, NEW_DEVICE_STATUS, postbackEntry } from '../sql-shared.js';
 import type {
   ChainResult,
+  CreateDeviceOptions,
   CreateOptions,
   CreateResult,
   NewCommand,
@@ -16,6 +17,7 @@ import type {
   StatusChange,
   TransitionResult,
 } from '../store.js';
+import { tooManyDevices } from '../store.js';
 import {
   CHANGE_LAST_SEQUENCE,
   CHANGE_ROWID,
@@ -50,9 +52,12 @@ export class SqliteWrites {
   }
 
 
-  insertDevice(device: NewDevice): DeviceRecord {
+  insertDevice(device: NewDevice, options: CreateDeviceOptions | undefined): DeviceRecord {
     // a user row exists for every owner, so devices can reference it
     this.#s.ensureUser.run(device.userId);
+    // DESIGN 8: counted in this transaction, so racing registrations never pass the limit
+    const maxDevices = options?.maxDevices ?? 0;
+    if (maxDevices > 0 && this.#s.countDevices.get(device.userId)! >= maxDevices) throw tooManyDevices(maxDevices);
     this.#s.insertDevice.run(
       device.id,
       device.userId,
