@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
 import { AppiaMetrics } from '../../src/metrics/metrics.js';
+import { sendPostback } from '../../src/postback/sender.js';
 import { LogCapture } from '../logs/capture.js';
 import { parseMetrics, valueOf, type Sample } from './scrape.js';
 
@@ -140,6 +141,41 @@ describe('GET /metrics (DESIGN 7)', () => {
 });
 
 describe('appia_postback_failures_total reads the postback dispatcher', () => {
+  test('a postback its receiver refuses counts as a failed attempt', async () => {
+    let attempted!: () => void;
+    const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+    const appia = await startTestAppia(
+      { postbackAllow: ['127.0.0.1'] },
+      {
+        postbacks: {
+          // the real sender; the test only hears when an attempt has ended (after the dispatcher has counted it)
+          send: async (options) => {
+            const outcome = await sendPostback(options);
+            setImmediate(attempted);
+            return outcome;
+          },
+        },
+      },
+    );
+    try {
+      const alice = await appia.token('alice');
+      const { id } = await appia.addDevice(alice, 'hooked');
+      const port = await closedPort();
+      const created = await appia.api(alice, 'POST', `/beta/me/devices/${id}/commands`, {
+        type: 'LaunchUri',
+        payload: { uri: 'https://example.com' },
+        postBackUri: `http://127.0.0.1:${port}/hook`,
+      });
+      assert.equal(created.status, 201);
+      await firstAttempt;
+      const samples = await scrape(appia);
+      assert.ok(valueOf(samples, 'appia_postback_failures_total') >= 1);
+      assert.equal(valueOf(samples, 'appia_postback_outbox_depth'), 1, 'the refused postback waits for its retry');
+    } finally {
+      await appia.stop();
+    }
+  });
+
   test("it follows the failures the dispatcher's stats report, and never goes down", async () => {
     const metrics = new AppiaMetrics();
     let failures = 3;
