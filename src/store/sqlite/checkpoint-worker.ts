@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { type CheckpointWorkerData, COMMITS, STOP, WAKE } from './checkpointer.js';
+import { type CheckpointWorkerData, CHECKPOINTS, COMMITS, STOP, WAKE } from './checkpointer.js';
 
 /**
  * The background checkpointer's thread (see checkpointer.ts): its own
@@ -34,6 +34,8 @@ try {
     try {
       const result = checkpoint.get()!;
       behind = result.busy !== 0 || result.checkpointed < result.log;
+      Atomics.add(shared, CHECKPOINTS, 1);
+      Atomics.notify(shared, CHECKPOINTS);
     } catch (err) {
       // another connection holds a lock for longer than the busy timeout: try again later
       if (!(err instanceof Database.SqliteError && /^SQLITE_(BUSY|LOCKED)/.test(err.code))) throw err;

@@ -76,6 +76,22 @@ export class BackgroundCheckpointer {
     }
   }
 
+  /**
+   * Resolves after the worker's next completed checkpoint (true), or false
+   * when none completes within `timeoutMs` (diagnostics and tests).
+   */
+  async nextCheckpoint(timeoutMs: number): Promise<boolean> {
+    const done = Atomics.load(this.#state, CHECKPOINTS);
+    const waited = Atomics.waitAsync(this.#state, CHECKPOINTS, done, timeoutMs);
+    // an async wait does not keep the event loop alive by itself
+    const alive = setTimeout(() => {}, timeoutMs);
+    try {
+      return (waited.async ? await waited.value : waited.value) !== 'timed-out';
+    } finally {
+      clearTimeout(alive);
+    }
+  }
+
   /** Stops the worker after a last checkpoint; resolves when it has exited. */
   close(): Promise<void> {
     if (!this.#stopping) {
@@ -125,7 +141,9 @@ export const COMMITS = 0;
 export const WAKE = 1;
 /** 1: run a last checkpoint and exit */
 export const STOP = 2;
-const SLOTS = 3;
+/** checkpoints the worker has completed (it notifies on this slot after each) */
+export const CHECKPOINTS = 3;
+const SLOTS = 4;
 
 export interface CheckpointWorkerData {
   readonly path: string;

@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3';
+
 export interface SqliteStoreOptions {
   /** the database file (its folder is created if missing), or ':memory:' */
   readonly path: string;
@@ -31,4 +33,17 @@ export interface SqlitePragmas {
   readonly tempStore: 'DEFAULT' | 'FILE' | 'MEMORY';
   /** WAL pages after which a commit also checkpoints (the backstop while a background checkpointer runs) */
   readonly walAutocheckpoint: number;
+}
+
+/** The connection's settings, as SQLite reports them. */
+export function readPragmas(db: Database.Database): SqlitePragmas {
+  const synchronous = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
+  return {
+    journalMode: String(db.pragma('journal_mode', { simple: true })),
+    foreignKeys: db.pragma('foreign_keys', { simple: true }) === 1,
+    synchronous: synchronous[Number(db.pragma('synchronous', { simple: true }))] ?? 'FULL',
+    busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+    tempStore: (['DEFAULT', 'FILE', 'MEMORY'] as const)[Number(db.pragma('temp_store', { simple: true }))] ?? 'DEFAULT',
+    walAutocheckpoint: Number(db.pragma('wal_autocheckpoint', { simple: true })),
+  };
 }

@@ -24,7 +24,7 @@ import { runMigrations } from './migrations.js';
 import { type CommandRow, type Statements, commandFromRow, commandsFromRows, prepareStatements } from './statements.js';
 import { closedError, storeError } from './errors.js';
 import { ownerOnlyDatabaseFiles } from './file-modes.js';
-import type { SqlitePragmas, SqliteStoreOptions } from './options.js';
+import { readPragmas, type SqlitePragmas, type SqliteStoreOptions } from './options.js';
 import { SqliteWrites } from './writes.js';
 
 export type { SqlitePragmas, SqliteStoreOptions } from './options.js';
@@ -245,15 +245,12 @@ export class SqliteStore implements Store {
   /** The connection's settings, as SQLite reports them (for diagnostics and tests). */
   pragmas(): SqlitePragmas {
     this.#assertOpen();
-    const synchronous = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-    return {
-      journalMode: String(this.#db.pragma('journal_mode', { simple: true })),
-      foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
-      synchronous: synchronous[Number(this.#db.pragma('synchronous', { simple: true }))] ?? 'FULL',
-      busyTimeoutMs: Number(this.#db.pragma('busy_timeout', { simple: true })),
-      tempStore: (['DEFAULT', 'FILE', 'MEMORY'] as const)[Number(this.#db.pragma('temp_store', { simple: true }))] ?? 'DEFAULT',
-      walAutocheckpoint: Number(this.#db.pragma('wal_autocheckpoint', { simple: true })),
-    };
+    return readPragmas(this.#db);
+  }
+
+  /** resolves after the background checkpointer's next completed checkpoint; false without one or when none comes in `timeoutMs` */
+  nextCheckpoint(timeoutMs: number): Promise<boolean> {
+    return this.#checkpointer?.nextCheckpoint(timeoutMs) ?? Promise.resolve(false);
   }
 
   /** whether a background checkpointer runs (false for ':memory:', 'inline', after close, or after it failed) */
