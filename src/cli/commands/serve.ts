@@ -34,10 +34,10 @@ export const serveCommand: CliCommand = {
     running.app.log.info(`Appia listening on ${running.url} (data in ${config.dataDir})`);
     if (config.logLevel === 'silent') console.log(`Appia listening on ${running.url}`);
     await new Promise<void>((resolve) => {
-      const stop = () => {
+      const stop = (signal: NodeJS.Signals) => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        running.close().then(resolve, resolve);
+        running.close(signal).then(resolve, resolve);
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
