@@ -88,7 +88,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pingIntervalMs', env: 'APPIA_PING_INTERVAL_MS', flag: '--ping-interval-ms', kind: 'int', def: 30000, min: 0, help: 'WebSocket liveness ping' },
   { key: 'postbackAllow', env: 'APPIA_POSTBACK_ALLOW', flag: '--postback-allow', kind: 'list', def: [], help: 'hosts or CIDRs postbacks may reach (comma-separated)' },
   { key: 'requestTimeoutMs', env: 'APPIA_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', kind: 'int', def: 30000, min: 0, help: "a request's headers and body must arrive within this (then 408)" },
-  { key: 'authFailureLimit', env: 'APPIA_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', kind: 'int', def: 30, min: 0, help: 'failed authentications per second per client address (then 429)' },
+  { key: 'authFailureLimit', env: 'APPIA_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', kind: 'int', def: 30, min: 0, help: 'failed authentications per second per client address, API and device upgrades (then 429)' },
   { key: 'maxDevicesPerUser', env: 'APPIA_MAX_DEVICES_PER_USER', flag: '--max-devices-per-user', kind: 'int', def: 1000, min: 0, help: 'registered devices per user (then 409)' },
   { key: 'maxStreamsPerUser', env: 'APPIA_MAX_STREAMS_PER_USER', flag: '--max-streams-per-user', kind: 'int', def: 100, min: 0, help: 'open event streams and Prefer: wait holds per user (then 429)' },
   { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },

@@ -107,7 +107,7 @@ export async function startAppia(config: Config, overrides: StartOverrides = {})
   );
   log = app.log;
 
-  const gateway = createGateway({ core, config, log: app.log });
+  const gateway = createGateway({ core, config, log: app.log, ...(overrides.now ? { now: overrides.now } : {}) });
   app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
   const scheduler = startScheduler({ timers: core.timers, receiptTimeoutMs: config.receiptTimeoutMs, log: app.log });
   const postbacks = startPostbackDispatcher({ core, allow: postbackAllow, log: app.log, ...(overrides.postbacks ? { options: overrides.postbacks } : {}) });

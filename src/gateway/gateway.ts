@@ -7,12 +7,15 @@ import type { DeviceRecord } from '../domain/device.js';
 import type { CommandCore } from '../core/core.js';
 import { CLOSE, DeviceSocket } from './connection.js';
 import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
+import { RateLimiter, clientKey } from '../http/rate-limit.js';
 import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
 
 export interface GatewayDeps {
   readonly core: CommandCore;
   readonly config: Config;
   readonly log: FastifyBaseLogger;
+  /** the failed-authentication limit's clock (tests) */
+  readonly now?: () => number;
 }
 
 export interface Gateway {
@@ -65,6 +68,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** a device's last connection still doing its disconnect work: the next one waits for it */
   const settling = new Map<string, Promise<void>>();
   let closing = false;
+  // DESIGN 8, APPIA_AUTH_FAILURE_LIMIT: failed device-token upgrades per second per client address, then 429
+  const authFailures = new RateLimiter(config.authFailureLimit, deps.now);
 
   const pinger = config.pingIntervalMs > 0 ? setInterval(() => live.forEach((c) => c.heartbeat()), config.pingIntervalMs) : undefined;
   pinger?.unref();
@@ -93,8 +98,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   async function authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const client = clientKey(request.socket.remoteAddress ?? '');
+    // decided before the token is looked up, as on HTTP before the signature is checked
+    if (authFailures.exhausted(client)) {
+      const message = `more than ${config.authFailureLimit} failed authentications per second from this address`;
+      return refuseUpgrade(socket, 429, message, authFailures.retryAfter());
+    }
     const found = deviceTokenOf(request);
-    if (!found.ok) return refuseUpgrade(socket, found.status, found.message);
+    if (!found.ok) {
+      if (found.status === 401) authFailures.take(client);
+      return refuseUpgrade(socket, found.status, found.message);
+    }
     let device: DeviceRecord | undefined;
     try {
       device = await core.findDeviceByToken(found.token);
@@ -102,7 +116,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       log.error({ err }, 'device token lookup failed');
       return refuseUpgrade(socket, 503, 'the store is unavailable; try again later');
     }
-    if (!device) return refuseUpgrade(socket, 401, 'the device token is unknown or revoked');
+    if (!device) {
+      authFailures.take(client);
+      return refuseUpgrade(socket, 401, 'the device token is unknown or revoked');
+    }
     if (closing) return refuseUpgrade(socket, 503, 'the server is shutting down');
     if (socket.destroyed) return;
     wss.handleUpgrade(request, socket, head, (ws) => accept(ws, device));

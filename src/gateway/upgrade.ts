@@ -52,9 +52,9 @@ export function selectProtocol(protocols: Set<string>): string | false {
  * Refuses an upgrade with a proper HTTP answer, then closes the socket
  * (after the answer is flushed). The body has Graph's error shape.
  */
-export function refuseUpgrade(socket: Duplex, status: 400 | 401 | 404 | 503, message: string): void {
+export function refuseUpgrade(socket: Duplex, status: 400 | 401 | 404 | 429 | 503, message: string, retryAfter = 5): void {
   if (socket.destroyed) return;
-  const code = { 400: 'BadRequest', 401: 'InvalidAuthenticationToken', 404: 'itemNotFound', 503: 'serviceNotAvailable' }[status];
+  const code = { 400: 'BadRequest', 401: 'InvalidAuthenticationToken', 404: 'itemNotFound', 429: 'TooManyRequests', 503: 'serviceNotAvailable' }[status];
   const body = JSON.stringify({ error: { code, message } });
   const headers = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
@@ -62,7 +62,7 @@ export function refuseUpgrade(socket: Duplex, status: 400 | 401 | 404 | 503, mes
     'Content-Type: application/json',
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...(status === 401 ? ['WWW-Authenticate: Bearer realm="appia-device"'] : []),
-    ...(status === 503 ? ['Retry-After: 5'] : []),
+    ...(status === 503 || status === 429 ? [`Retry-After: ${retryAfter}`] : []),
   ];
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
