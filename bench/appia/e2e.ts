@@ -14,7 +14,7 @@ import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/
 import { requestBody, shape } from '../lib/shape.js';
 import { benchAppService } from './devices.js';
 import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { processSeconds, registerDevices, startAppiaServer } from './server.js';
+import { processSeconds, registerDevices, startAppiaServer, threadSeconds } from './server.js';
 
 /**
  * The command every end-to-end request creates: an AppService command for
@@ -72,9 +72,16 @@ async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORM
     context.progress(`warming the server up, ${prewarmMs / 1000} s`);
     await runClosedLoop({ outstanding: shape.outstanding, warmupMs: 0, durationMs: prewarmMs, send: (slot) => send(slot % shape.responders) });
     const cpuBefore = processSeconds(server.pid);
+    const mainBefore = threadSeconds(server.pid);
+    const devicesBefore = processSeconds(deviceWorker.pid);
+    const requestersBefore = process.cpuUsage();
     const completedBefore = completed;
     const { figures, notes } = await measureRequestReply(context, send);
     const serverCpu = (processSeconds(server.pid) ?? NaN) - (cpuBefore ?? NaN);
+    const mainCpu = (threadSeconds(server.pid) ?? NaN) - (mainBefore ?? NaN);
+    const devicesCpu = (processSeconds(deviceWorker.pid) ?? NaN) - (devicesBefore ?? NaN);
+    const requestersUsage = process.cpuUsage(requestersBefore);
+    const requestersCpu = (requestersUsage.user + requestersUsage.system) / 1e6;
     const perSecond = figures.find((f) => f.key === 'closedLoop.roundTripsPerSecond')!.value;
     const durable: Figure[] =
       synchronous === 'FULL'
@@ -89,15 +96,22 @@ async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORM
             },
           ]
         : [];
-    const cpuPerCommand: Figure = {
-      key: 'appia.serverCpuPerCommandUs',
-      label: 'server CPU per command',
-      value: (serverCpu * 1e6) / (completed - completedBefore),
+    const perCommand = (key: string, label: string, seconds: number): Figure => ({
+      key,
+      label,
+      value: (seconds * 1e6) / (completed - completedBefore),
       unit: 'µs',
       better: 'lower',
-    };
+    });
+    const cpuPerCommand = [
+      perCommand('appia.serverCpuPerCommandUs', 'server CPU per command', serverCpu),
+      // the event loop's own thread (the writer and checkpoint threads, libuv's and GC's are the rest)
+      perCommand('appia.serverMainThreadCpuPerCommandUs', 'server main thread CPU per command', mainCpu),
+      perCommand('appia.devicesCpuPerCommandUs', 'devices CPU per command', devicesCpu),
+      perCommand('appia.requestersCpuPerCommandUs', 'requesters CPU per command', requestersCpu),
+    ];
     return {
-      figures: [...figures, ...durable, cpuPerCommand],
+      figures: [...figures, ...durable, ...cpuPerCommand],
       notes: [
         `completion learnt from the server: POST .../commands with Prefer: wait=60 answers once the command is final (4 stored status changes each); ` +
           `${shape.responders} SDK devices in 1 worker; ${prewarmMs / 1000} s of extra warm-up first; server CPU per command over the closed loop and paced runs together`,

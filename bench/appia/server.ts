@@ -145,8 +145,17 @@ export function openFilesLimit(pid: number | 'self'): number | undefined {
 
 /** CPU seconds (user + system) a process has used so far (Linux /proc), or undefined. */
 export function processSeconds(pid: number): number | undefined {
+  return statSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of one thread of a process; the main thread's id is the pid (Linux /proc) */
+export function threadSeconds(pid: number, tid = pid): number | undefined {
+  return statSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statSeconds(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
   } catch {

@@ -62,9 +62,27 @@ export type BusMessage =
  * a wildcard and one id's subject is never another's (test/bus/subjects.test.ts).
  */
 export const subjects = {
-  device: (deviceId: string) => `appia.device.${encodeToken(deviceId)}`,
-  user: (userId: string) => `appia.user.${encodeToken(userId)}`,
+  device: (deviceId: string) => cachedSubject(deviceSubjects, 'appia.device.', deviceId),
+  user: (userId: string) => cachedSubject(userSubjects, 'appia.user.', userId),
 } as const;
+
+/**
+ * Every stored change publishes on its owner's subject: the encoding (two
+ * Buffers per id) is done once per id, not per message. Bounded: a full
+ * cache starts over.
+ */
+const SUBJECT_CACHE_SIZE = 10_000;
+const deviceSubjects = new Map<string, string>();
+const userSubjects = new Map<string, string>();
+
+function cachedSubject(cache: Map<string, string>, prefix: string, id: string): string {
+  let subject = cache.get(id);
+  if (subject === undefined) {
+    if (cache.size >= SUBJECT_CACHE_SIZE) cache.clear();
+    cache.set(id, (subject = prefix + encodeToken(id)));
+  }
+  return subject;
+}
 
 function encodeToken(id: string): string {
   // never empty: NATS refuses an empty token ('_' alone is no base64url of any bytes)

@@ -70,8 +70,8 @@ export class CommandCore {
         for (const listener of this.#postbackListeners) listener();
       },
     };
-    this.#writer = new StatusWriter(this.#ctx);
     this.#waiters = new FinalWaiters(deps.store, deps.bus);
+    this.#writer = new StatusWriter(this.#ctx, (command) => this.#waiters.stored(command));
     this.timers = new Timers(this.#ctx, this.#writer, deps.timers);
   }
 

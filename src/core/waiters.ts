@@ -6,8 +6,11 @@ import type { Store } from '../store/store.js';
 /** how often a waiter reads the command again without a wake-up */
 const RECHECK_MS = 2000;
 
+/** wakes a waiter; `final` is the record when this node stored the final change itself */
+type Notify = (final?: CommandRecord) => void;
+
 interface UserWatch {
-  readonly commands: Map<string, Set<() => void>>;
+  readonly commands: Map<string, Set<Notify>>;
   readonly subscription: Subscription;
 }
 
@@ -30,10 +33,12 @@ export class FinalWaiters {
   /** Resolves with the command once it is final, or as it stands after `timeoutMs`; undefined if it is not the user's. */
   async waitForFinal(userId: string, deviceId: string, commandId: string, timeoutMs: number): Promise<CommandRecord | undefined> {
     let woken = false;
+    let handed: CommandRecord | undefined;
     let wake: () => void = () => {};
     // Watch (and be registered on the bus) before the first read, so a change between the two is not missed.
-    const watch = this.#watch(userId, commandId, () => {
+    const watch = this.#watch(userId, commandId, (final) => {
       woken = true;
+      handed ??= final;
       wake();
     });
     try {
@@ -53,7 +58,8 @@ export class FinalWaiters {
           });
         }
         woken = false;
-        command = await this.#store.getCommand(userId, deviceId, commandId);
+        // stored on this node: the record the store returned is the one a read would give
+        command = handed ?? (await this.#store.getCommand(userId, deviceId, commandId));
       }
       return command;
     } finally {
@@ -61,10 +67,16 @@ export class FinalWaiters {
     }
   }
 
-  #watch(userId: string, commandId: string, onFinal: () => void): { ready: Promise<void>; stop: () => void } {
+  /** This node stored `command` (StatusWriter): its waiters take the record instead of reading it. */
+  stored(command: CommandRecord): void {
+    if (!isFinal(command.status)) return;
+    for (const notify of this.#users.get(command.userId)?.commands.get(command.id) ?? []) notify(command);
+  }
+
+  #watch(userId: string, commandId: string, onFinal: Notify): { ready: Promise<void>; stop: () => void } {
     let user = this.#users.get(userId);
     if (!user) {
-      const commands = new Map<string, Set<() => void>>();
+      const commands = new Map<string, Set<Notify>>();
       const subscription = this.#bus.subscribe(subjects.user(userId), (m: BusMessage) => {
         if (m.kind !== 'status' || !isFinal(m.status)) return;
         for (const notify of commands.get(m.commandId) ?? []) notify();

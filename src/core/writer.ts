@@ -33,9 +33,12 @@ export const CAS_ROUNDS = 8;
  */
 export class StatusWriter {
   readonly #ctx: CoreContext;
+  readonly #stored: (command: CommandRecord) => void;
 
-  constructor(ctx: CoreContext) {
+  /** `stored` hears of each stored change first, in this process (the final-status waiters) */
+  constructor(ctx: CoreContext, stored: (command: CommandRecord) => void = () => {}) {
     this.#ctx = ctx;
+    this.#stored = stored;
   }
 
   /** The change `event` makes to `record`, with its timer; refused when the lifecycle does not allow it. Pure but for the clock and jitter. */
@@ -115,6 +118,7 @@ export class StatusWriter {
 
   announce(command: CommandRecord, history: HistoryEntry): void {
     this.#ctx.observer?.changed(command, history);
+    this.#stored(command);
     if (command.postBackUri !== null) this.#ctx.postbackQueued();
     this.#ctx.bus.publish(subjects.user(command.userId), {
       kind: 'status',

@@ -8,14 +8,14 @@ import { clientErrorHandler, sendGraphError, toAppiaError } from './graph-errors
 import { HoldLimiter } from './holds.js';
 import { acceptJsonBodies } from './json-body.js';
 import { checkQueryOptions } from './query-options.js';
-import { clientKey, RateLimiter } from './rate-limit.js';
+import { connectionClientKey, RateLimiter } from './rate-limit.js';
 import { checkAskedUser, rewriteUserPath } from './user-path.js';
 import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { systemRoutes } from './routes/system.js';
-import { loggerOptions, requestLogging } from './observability.js';
+import { lazyChildLoggerFactory, loggerOptions, requestLogging } from './observability.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { registerOpenapi } from './routes/openapi.js';
@@ -35,6 +35,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
     // DESIGN 7: one JSON line per request (observability.ts) instead of Fastify's two; secrets redacted
     logger: loggerOptions(config.logLevel, deps.logDestination),
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.maxBodyBytes > 0 ? config.maxBodyBytes : 1024 * 1024 * 1024,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     genReqId: () => randomUUID(),
@@ -90,7 +91,8 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
       async (graph) => {
         graph.addHook('onRequest', async (request) => {
           // DESIGN 8: an address that failed too often this second is refused before its signature is checked
-          const client = clientKey(request.ip);
+          // no trustProxy: request.ip is the socket's peer address
+          const client = connectionClientKey(request.raw.socket);
           if (authFailures.exhausted(client)) {
             throw new AppiaError('rateLimited', `more than ${config.authFailureLimit} failed authentications per second from this address`, {
               retryAfter: authFailures.retryAfter(),

@@ -1,4 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+
+type Bindings = Parameters<FastifyBaseLogger['child']>[0];
+type ChildLoggerOptions = NonNullable<Parameters<FastifyBaseLogger['child']>[1]>;
 
 /** Where the app reports each answered request, and what GET /metrics serves (src/metrics implements it). */
 export interface RequestMetrics {
@@ -41,6 +44,77 @@ export function loggerOptions(level: string | undefined, destination: LogDestina
     redact: { paths: REDACT, censor: '[Redacted]' },
     ...(destination ? { stream: destination } : {}),
   };
+}
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+/** pino's level values (Appia defines no custom levels) */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { fatal: 60, error: 50, warn: 40, info: 30, debug: 20, trace: 10, silent: Infinity };
+
+/**
+ * Fastify's `childLoggerFactory`: each request's logger (its lines carry the
+ * request id) is made when the request first logs at an enabled level, not
+ * for every request. With redaction on, a pino child costs a serialisation
+ * of its bindings through the redactor; at the benchmark's `warn` nearly no
+ * request ever logs.
+ */
+export function lazyChildLoggerFactory(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyChildLogger(logger, bindings, options) as unknown as FastifyBaseLogger;
+}
+
+class LazyChildLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #bindings: Bindings;
+  readonly #options: ChildLoggerOptions;
+  readonly #threshold: number;
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+    this.#options = options;
+    this.#threshold = LEVEL_VALUES[options.level ?? parent.level] ?? 0;
+  }
+
+  get level(): string {
+    return this.#child?.level ?? this.#options.level ?? this.#parent.level;
+  }
+
+  set level(level: string) {
+    this.#real().level = level;
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#real().child(bindings, options);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.#log('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.#log('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.#log('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.#log('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.#log('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.#log('trace', args);
+  }
+  silent(): void {}
+
+  #log(level: LevelName, args: unknown[]): void {
+    if (this.#child === undefined && LEVEL_VALUES[level]! < this.#threshold) return;
+    (this.#real()[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  #real(): FastifyBaseLogger {
+    return (this.#child ??= this.#parent.child(this.#bindings, this.#options));
+  }
 }
 
 /**

@@ -61,3 +61,15 @@ export function clientKey(address: string): string {
   }
   return parsed.toString();
 }
+
+const socketKeys = new WeakMap<object, string>();
+
+/**
+ * `clientKey` of a request's peer address, worked out once per connection
+ * (a keep-alive connection sends many requests from one address).
+ */
+export function connectionClientKey(socket: { readonly remoteAddress?: string | undefined }): string {
+  let key = socketKeys.get(socket);
+  if (key === undefined) socketKeys.set(socket, (key = clientKey(socket.remoteAddress ?? '')));
+  return key;
+}

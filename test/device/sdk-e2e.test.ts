@@ -265,6 +265,8 @@ describe('device SDK end to end: owners, standby, tokens', () => {
     const { id, deviceToken } = await appia.addDevice(alice.token);
     let runs = 0;
     const connection = await device(deviceToken, { appServices: { ping: async () => (runs++, {}) } });
+    // The server handles the connect work before any frame: once this state report is acked, the device is stored Online.
+    await connection.standby(false);
     assert.equal((await appia.api(alice.token, 'GET', `/beta/me/devices/${id}`)).body.status, 'Online');
     await connection.standby(true);
     assert.equal((await appia.api(alice.token, 'GET', `/beta/me/devices/${id}`)).body.status, 'Standby');

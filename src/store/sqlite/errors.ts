@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { AppiaError } from '../../domain/errors.js';
+import { AppiaError, type ErrorCode } from '../../domain/errors.js';
 
 export function closedError(): AppiaError {
   return new AppiaError('unavailable', 'the store is closed');
@@ -23,4 +23,33 @@ export function storeError(err: unknown): unknown {
     return new AppiaError('unavailable', 'the database cannot be used right now', { cause: err, retryAfter: 1 });
   }
   return new AppiaError('internal', 'the database refused the operation', { cause: err });
+}
+
+/** An error of a write as it crosses from the writer thread (structured clone keeps no classes). */
+export interface WriteErrorData {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly retryAfter?: number;
+  readonly cause?: { readonly name: string; readonly message: string; readonly code?: string };
+}
+
+/** `storeError`'s answer as plain data, for the way back from the writer thread. */
+export function writeErrorData(err: unknown): WriteErrorData {
+  const known = storeError(err);
+  const appia = known instanceof AppiaError ? known : new AppiaError('internal', 'the database refused the operation', { cause: known });
+  const cause = appia.cause instanceof Error ? (appia.cause as Error & { code?: unknown }) : undefined;
+  return {
+    code: appia.code,
+    message: appia.message,
+    ...(appia.retryAfter === undefined ? {} : { retryAfter: appia.retryAfter }),
+    ...(cause
+      ? { cause: { name: cause.name, message: cause.message, ...(typeof cause.code === 'string' ? { code: cause.code } : {}) } }
+      : {}),
+  };
+}
+
+/** The AppiaError a write failed with on the writer thread. */
+export function errorFromWriteData(data: WriteErrorData): AppiaError {
+  const cause = data.cause ? Object.assign(new Error(data.cause.message), { name: data.cause.name, ...(data.cause.code ? { code: data.cause.code } : {}) }) : undefined;
+  return new AppiaError(data.code, data.message, { ...(cause ? { cause } : {}), ...(data.retryAfter === undefined ? {} : { retryAfter: data.retryAfter }) });
 }

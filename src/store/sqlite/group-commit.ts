@@ -49,7 +49,7 @@ export class GroupCommit {
   #readEnd: NodeJS.Immediate | undefined;
   readonly #endReadSoon = () => {
     this.#readEnd = undefined;
-    this.#endRead();
+    this.endRead();
   };
 
   constructor(
@@ -108,7 +108,7 @@ export class GroupCommit {
 
   /** Runs and commits everything queued, synchronously (and ends the read transaction). */
   flush(): void {
-    this.#endRead();
+    this.endRead();
     if (this.#scheduled !== undefined) {
       clearImmediate(this.#scheduled);
       this.#scheduled = undefined;
@@ -136,7 +136,8 @@ export class GroupCommit {
     }
   }
 
-  #endRead(): void {
+  /** Ends this turn's read transaction now (the next read begins a new snapshot). */
+  endRead(): void {
     if (!this.#reading) return;
     this.#reading = false;
     if (this.#readEnd !== undefined) {

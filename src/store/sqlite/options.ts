@@ -22,6 +22,13 @@ export interface SqliteStoreOptions {
    * pages. A ':memory:' database has no WAL.
    */
   readonly checkpoint?: 'background' | 'inline';
+  /**
+   * Which thread writes. 'thread' (the default for a file): a worker thread
+   * with its own connection (writer.ts), so COMMIT and its fsync never block
+   * the event loop. 'inline': this thread, on the store's connection. A
+   * ':memory:' database is always written inline (no other connection sees it).
+   */
+  readonly writer?: 'thread' | 'inline';
 }
 
 /** The connection settings a SqliteStore runs with, as SQLite reports them. */

@@ -162,6 +162,10 @@ export function commandFromRow(row: CommandRow | ChangeSourceRow | IdempotentRow
   };
 }
 
+export function optionalCommand(row: CommandRow | undefined): CommandRecord | undefined {
+  return row === undefined ? undefined : commandFromRow(row);
+}
+
 export function commandsFromRows(rows: CommandRow[]): CommandRecord[] {
   const commands = new Array<CommandRecord>(rows.length);
   for (let i = 0; i < rows.length; i++) commands[i] = commandFromRow(rows[i]!);

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
@@ -21,11 +21,14 @@ import type {
 import { BACKSTOP_FRAMES, BackgroundCheckpointer, DEFAULT_AUTOCHECKPOINT_FRAMES } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runMigrations } from './migrations.js';
-import { type CommandRow, type Statements, commandFromRow, commandsFromRows, prepareStatements } from './statements.js';
+import { type Statements, commandsFromRows, optionalCommand, prepareStatements } from './statements.js';
 import { closedError, storeError } from './errors.js';
 import { ownerOnlyDatabaseFiles } from './file-modes.js';
 import { readPragmas, type SqlitePragmas, type SqliteStoreOptions } from './options.js';
 import { SqliteWrites } from './writes.js';
+import { openConnection } from './connection.js';
+import type { WriteArgs, WriteName, WriteResult } from './write-ops.js';
+import { InlineWriter, ThreadWriter, type Writer, type WriterThreadData } from './writer.js';
 
 export type { SqlitePragmas, SqliteStoreOptions } from './options.js';
 
@@ -40,27 +43,19 @@ export type { SqlitePragmas, SqliteStoreOptions } from './options.js';
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const memory = options.path === ':memory:';
   if (!memory) ownerOnlyDatabaseFiles(options.path);
-  const db = new Database(options.path);
+  const background = !memory && options.checkpoint !== 'inline';
+  const settings = {
+    synchronous: options.synchronous ?? 'FULL',
+    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    ...(background ? { autocheckpointFrames: BACKSTOP_FRAMES } : {}),
+  } as const;
+  const db = openConnection(options.path, settings);
   try {
-    if (!memory) {
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw new Error(`SQLite refused WAL mode for ${options.path} (it is ${String(mode)})`);
-    }
-    db.pragma('foreign_keys = ON');
-    db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-    db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-    // SQLite's temporary structures in memory. better-sqlite3 builds SQLite
-    // to keep them in temporary files, and the statement journal that
-    // savepoints fill spills into one past 64 KiB: in a batch of a few hundred
-    // writes, every page a write touched then cost a write(2) (ten times the
-    // WAL's own), and UPDATE ... RETURNING paid for a file-backed buffer.
-    db.pragma('temp_store = MEMORY');
-    const background = !memory && options.checkpoint !== 'inline';
-    if (background) db.pragma(`wal_autocheckpoint = ${BACKSTOP_FRAMES}`);
     runMigrations(db);
     return new SqliteStore(db, {
       ...options,
-      ...(background ? { backgroundCheckpoint: { path: options.path, synchronous: options.synchronous ?? 'FULL' } } : {}),
+      ...(background ? { backgroundCheckpoint: { path: options.path, synchronous: settings.synchronous } } : {}),
+      ...(!memory && options.writer !== 'inline' ? { writerThread: { ...settings, path: options.path } } : {}),
     });
   } catch (err) {
     db.close();
@@ -69,20 +64,22 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 }
 
 /**
- * The Store on SQLite (better-sqlite3, synchronous). Writes go through a
- * GroupCommit so that many of them share one transaction and one fsync; reads
- * run at once, in the read transaction of the current turn of the event loop
- * (GroupCommit.read).
+ * The Store on SQLite (better-sqlite3, synchronous). Writes go by name
+ * (write-ops.ts) to a Writer: the writer thread's own connection for a
+ * database file (writer.ts), else a GroupCommit on this connection; either
+ * way many share one transaction and one fsync. Reads run at once on this
+ * connection, in the read transaction of the current turn of the event loop
+ * (GroupCommit.read), which ends before any write's promise settles.
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #s: Statements;
-  readonly #writes: GroupCommit;
+  /** this connection's reads (and its writes, when there is no writer thread) */
+  readonly #group: GroupCommit;
+  readonly #writer: Writer;
   readonly #checkpointer: BackgroundCheckpointer | undefined;
+  readonly #now: () => number;
   #closed = false;
-
-  /** the writes themselves, run inside a batch */
-  readonly #w: SqliteWrites;
 
   /** use openSqliteStore */
   constructor(
@@ -90,11 +87,13 @@ export class SqliteStore implements Store {
     options: Pick<SqliteStoreOptions, 'now' | 'maxBatch' | 'busyTimeoutMs'> & {
       /** start a BackgroundCheckpointer on this file (the connection's wal_autocheckpoint is its backstop) */
       readonly backgroundCheckpoint?: { readonly path: string; readonly synchronous: 'FULL' | 'NORMAL'; readonly workerUrl?: URL };
+      /** run the writes on a writer thread with its own connection to this file (else on `db`, here) */
+      readonly writerThread?: Omit<WriterThreadData, 'maxBatch'>;
     } = {},
   ) {
     this.#db = db;
     this.#s = prepareStatements(db);
-    this.#w = new SqliteWrites(db, this.#s, options.now ?? Date.now);
+    this.#now = options.now ?? Date.now;
     const checkpointer = options.backgroundCheckpoint
       ? new BackgroundCheckpointer({
           ...options.backgroundCheckpoint,
@@ -103,17 +102,21 @@ export class SqliteStore implements Store {
         })
       : undefined;
     this.#checkpointer = checkpointer;
-    this.#writes = new GroupCommit(db, {
-      maxBatch: options.maxBatch ?? 1000,
-      translate: storeError,
-      ...(checkpointer ? { onCommit: () => checkpointer.committed() } : {}),
-    });
+    const maxBatch = options.maxBatch ?? 1000;
+    this.#group = new GroupCommit(db, { maxBatch, translate: storeError, ...(checkpointer ? { onCommit: () => checkpointer.committed() } : {}) });
+    this.#writer = options.writerThread
+      ? new ThreadWriter({ ...options.writerThread, maxBatch }, (commits) => {
+          // a read after a write has settled must see it: a new snapshot from here on
+          this.#group.endRead();
+          for (let i = 0; i < commits; i++) checkpointer?.committed();
+        })
+      : new InlineWriter(this.#group, new SqliteWrites(db, this.#s), (frames) => db.pragma(`wal_autocheckpoint = ${frames}`));
   }
 
   // ---- devices ----
 
   createDevice(device: NewDevice, options?: CreateDeviceOptions): Promise<DeviceRecord> {
-    return this.#write(() => this.#w.insertDevice(device, options), true);
+    return this.#write('insertDevice', device, options);
   }
 
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -133,21 +136,21 @@ export class SqliteStore implements Store {
   }
 
   connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean> {
-    return this.#write(() => this.#s.connectDevice.run(at, connectionId, deviceId).changes > 0);
+    return this.#write('connectDevice', deviceId, connectionId, at);
   }
 
   setDevicePresence(deviceId: string, connectionId: string, status: DeviceStatus, at: number): Promise<boolean> {
-    return this.#write(() => this.#s.setDevicePresence.run(status, at, deviceId, connectionId).changes > 0);
+    return this.#write('setDevicePresence', deviceId, connectionId, status, at);
   }
 
   removeDevice(userId: string, deviceId: string, at: number): Promise<boolean> {
-    return this.#write(() => this.#s.removeDevice.run(at, deviceId, userId).changes > 0);
+    return this.#write('removeDevice', userId, deviceId, at);
   }
 
   // ---- commands ----
 
   createCommand(command: NewCommand, options?: CreateOptions): Promise<CreateResult> {
-    return this.#write(() => this.#w.insertCommand(command, options), true);
+    return this.#write('insertCommand', command, options, this.#now());
   }
 
   getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {
@@ -172,11 +175,11 @@ export class SqliteStore implements Store {
   }
 
   transitionChain(changes: readonly StatusChange[]): Promise<ChainResult> {
-    return this.#write(() => this.#w.transitionChain(changes), true);
+    return this.#write('transitionChain', changes);
   }
 
   claimTimer(commandId: string, status: Status, dueAt: number, nextDueAt: number | null): Promise<boolean> {
-    return this.#write(() => this.#s.claimTimer.run(nextDueAt, commandId, status, dueAt).changes > 0);
+    return this.#write('claimTimer', commandId, status, dueAt, nextDueAt);
   }
 
   listDue(now: number, limit: number): Promise<CommandRecord[]> {
@@ -200,11 +203,11 @@ export class SqliteStore implements Store {
   // ---- postbacks ----
 
   claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
-    return this.#write(() => this.#w.claimPostbacks(now, limit, leaseMs), true);
+    return this.#write('claimPostbacks', now, limit, leaseMs);
   }
 
   recordPostbackAttempt(id: number, claimToken: string, outcome: PostbackOutcome): Promise<boolean> {
-    return this.#write(() => this.#w.recordPostbackAttempt(id, claimToken, outcome), true);
+    return this.#write('recordPostbackAttempt', id, claimToken, outcome);
   }
 
   listPostbacks(commandId: string): Promise<PostbackEntry[]> {
@@ -218,11 +221,11 @@ export class SqliteStore implements Store {
   // ---- users ----
 
   ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets> {
-    return this.#write(() => this.#s.ensurePostbackSecrets.get(userId, candidate)!);
+    return this.#write('ensurePostbackSecrets', userId, candidate);
   }
 
   rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets> {
-    return this.#write(() => this.#s.rotatePostbackSecret.get(userId, next, previousUntil)!);
+    return this.#write('rotatePostbackSecret', userId, next, previousUntil);
   }
 
   // ---- lifecycle of the store ----
@@ -235,7 +238,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#writes.flush();
+    await this.#writer.close();
+    this.#group.endRead();
     // the checkpointer's last checkpoint first, so that closing the main
     // connection, the last one, finds the WAL copied and removes it
     await this.#checkpointer?.close();
@@ -265,21 +269,22 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     try {
       this.#db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_FRAMES}`);
+      this.#writer.setAutocheckpoint(DEFAULT_AUTOCHECKPOINT_FRAMES);
     } catch {
       // the connection is unusable: writes fail on their own
     }
   }
 
-  /** `multiStatement`: the write changes rows with more than one statement (see GroupCommit) */
-  #write<T>(write: () => T, multiStatement = false): Promise<T> {
+  /** a write by name (write-ops.ts), with its arguments */
+  #write<K extends WriteName>(name: K, ...args: WriteArgs<K>): Promise<WriteResult<K>> {
     if (this.#closed) return Promise.reject(closedError());
-    return this.#writes.submit(write, multiStatement);
+    return this.#writer.submit([name, args]) as Promise<WriteResult<K>>;
   }
 
   async #read<T>(read: () => T): Promise<T> {
     this.#assertOpen();
     try {
-      return this.#writes.read(read);
+      return this.#group.read(read);
     } catch (err) {
       throw storeError(err);
     }
@@ -288,8 +293,4 @@ export class SqliteStore implements Store {
   #assertOpen(): void {
     if (this.#closed) throw closedError();
   }
-}
-
-function optionalCommand(row: CommandRow | undefined): CommandRecord | undefined {
-  return row === undefined ? undefined : commandFromRow(row);
 }

@@ -41,16 +41,18 @@ import {
 export class SqliteWrites {
   readonly #db: Database.Database;
   readonly #s: Statements;
-  readonly #now: () => number;
   /** the status-change UPDATE for each set of changed fields (a TRANSITION_FIELDS mask), prepared when first needed */
   readonly #transitionStatements: (Database.Statement | undefined)[] = new Array(1 << TRANSITION_FIELDS.length);
 
-  constructor(db: Database.Database, statements: Statements, now: () => number) {
+  constructor(db: Database.Database, statements: Statements) {
     this.#db = db;
     this.#s = statements;
-    this.#now = now;
   }
 
+  /** the connection's prepared statements, for the one-statement writes (write-ops.ts) */
+  get s(): Statements {
+    return this.#s;
+  }
 
   insertDevice(device: NewDevice, options: CreateDeviceOptions | undefined): DeviceRecord {
     // a user row exists for every owner, so devices can reference it
@@ -73,11 +75,12 @@ export class SqliteWrites {
     return newDeviceRecord(device);
   }
 
-  insertCommand(command: NewCommand, options: CreateOptions | undefined): CreateResult {
+  /** `now`: the store's clock when the create was submitted (an idempotency key's expiry) */
+  insertCommand(command: NewCommand, options: CreateOptions | undefined, now: number): CreateResult {
     const key = options?.idempotencyKey;
     if (key !== undefined) {
       // DESIGN 2: a retried create with the same key returns the first command
-      const first = this.#s.findIdempotent.get(command.userId, key, this.#now());
+      const first = this.#s.findIdempotent.get(command.userId, key, now);
       if (first !== undefined) {
         // DESIGN 2: a key is bound to its first request (device and body)
         const fingerprint = options?.idempotencyFingerprint ?? null;
