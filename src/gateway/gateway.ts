@@ -7,7 +7,7 @@ import type { DeviceRecord } from '../domain/device.js';
 import type { CommandCore } from '../core/core.js';
 import { CLOSE, DeviceSocket } from './connection.js';
 import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
-import { RateLimiter, clientKey } from '../http/rate-limit.js';
+import { RateLimiter, connectionClientKey } from '../http/rate-limit.js';
 import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
 
 export interface GatewayDeps {
@@ -98,7 +98,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   async function authenticate(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const client = clientKey(request.socket.remoteAddress ?? '');
+    const client = connectionClientKey(request.socket);
     // decided before the token is looked up, as on HTTP before the signature is checked
     if (authFailures.exhausted(client)) {
       const message = `more than ${config.authFailureLimit} failed authentications per second from this address`;

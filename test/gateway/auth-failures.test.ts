@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
-import { connectDevice, connectUrl } from './support.js';
+import { connectDevice, connectUrl, refusedUpgrade } from './support.js';
 
-/** Opens an upgrade that must be refused; its status, Retry-After and error code. */
-function refused(url: string, token: string): Promise<{ status: number; retryAfter: string | undefined; code: string; message: string }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, [], { headers: { authorization: `Bearer ${token}` } });
-    ws.once('open', () => {
-      ws.close();
-      reject(new Error('the upgrade was accepted'));
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => {
-        const { error } = JSON.parse(text) as { error: { code: string; message: string } };
-        const retryAfter = res.headers['retry-after'];
-        resolve({ status: res.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, ...error });
-      });
-    });
-    ws.once('error', reject);
-  });
+/** An upgrade with `token` that must be refused: its status, Retry-After and error. */
+async function refused(url: string, token: string): Promise<{ status: number; retryAfter: string | undefined; code: string; message: string }> {
+  const { status, retryAfter, body } = await refusedUpgrade(url, { authorization: `Bearer ${token}` });
+  return { status, retryAfter, ...(body as { error: { code: string; message: string } }).error };
 }
 
 /**

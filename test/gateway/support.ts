@@ -108,7 +108,11 @@ export function connectDevice(appia: TestAppia, deviceToken: string, options: Co
 }
 
 /** Attempts an upgrade that should be refused; resolves with the HTTP status and body. */
-export function refusedUpgrade(url: string, headers: Record<string, string>, protocols?: string[]): Promise<{ status: number; body: any }> {
+export function refusedUpgrade(
+  url: string,
+  headers: Record<string, string>,
+  protocols?: string[],
+): Promise<{ status: number; body: any; retryAfter: string | undefined }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols ?? [], { headers });
     ws.once('open', () => {
@@ -118,7 +122,10 @@ export function refusedUpgrade(url: string, headers: Record<string, string>, pro
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      res.on('end', () => {
+        const retryAfter = res.headers['retry-after'];
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined });
+      });
     });
     ws.once('error', (err) => reject(err));
   });
