@@ -1,0 +1,283 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, type Server, type Socket, connect as tcpConnect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createParser } from 'eventsource-parser';
+import pg from 'pg';
+import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
+import { service } from '../support/services.js';
+import { spawnServer } from '../support/spawn.js';
+
+/**
+ * What the cluster stories share (DESIGN 1, 7): real `appia serve`
+ * processes on one PostgreSQL database made fresh for the run (dropped at
+ * the end) and one NATS, the data folder (the embedded issuer's key) shared
+ * between them as docs/cluster.md tells operators to.
+ */
+
+/** A database of the run's own on the test PostgreSQL server. */
+export interface ClusterDatabase {
+  readonly url: string;
+  /** a statement on an admin connection to that database */
+  sql<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  drop(): Promise<void>;
+}
+
+export async function clusterDatabase(label: string): Promise<ClusterDatabase> {
+  const found = await service('postgres');
+  const name = `appia_cluster_${label}_${randomBytes(4).toString('hex')}`;
+  const server = new pg.Client({ connectionString: found.url, application_name: 'appia_test_cluster_admin' });
+  await server.connect();
+  try {
+    await server.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await server.end();
+  }
+  const url = new URL(found.url);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1, application_name: 'appia_test_cluster_admin' });
+  return {
+    url: url.toString(),
+    async sql<R>(text: string, values: unknown[] = []) {
+      return (await pool.query(text, values)).rows as R[];
+    },
+    async drop() {
+      await pool.end();
+      const admin = new pg.Client({ connectionString: found.url, application_name: 'appia_test_cluster_admin' });
+      await admin.connect();
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** One `appia serve` process of the cluster. */
+export class ClusterNode {
+  private constructor(
+    readonly name: string,
+    readonly url: string,
+    readonly child: ChildProcess,
+  ) {}
+
+  static async start(name: string, dataDir: string, flags: string[]): Promise<ClusterNode> {
+    const { url, child } = await spawnServer(dataDir, flags);
+    return new ClusterNode(name, url, child);
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL: no shutdown at all, as a machine that dies */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** a graceful stop (SIGTERM), cut short by SIGKILL if it takes over 10 s */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGTERM');
+    const force = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(force);
+  }
+}
+
+/** The data folder the nodes share and a user token minted from its issuer. */
+export async function sharedData(): Promise<{ dir: string; token: (user: string) => Promise<string>; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'appia-cluster-'));
+  return {
+    dir,
+    async token(user: string) {
+      const issuer = await openEmbeddedIssuer({ dataDir: dir });
+      return issuer.mint({ user });
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any;
+}
+
+/** One HTTP call to a node as the user; a refused connection rejects. */
+export async function api(url: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function addDevice(url: string, token: string, name = 'cluster device'): Promise<{ id: string; deviceToken: string }> {
+  const res = await api(url, token, 'POST', '/beta/me/devices', { name });
+  if (res.status !== 201) throw new Error(`registering a device answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return { id: res.body.id, deviceToken: res.body.deviceToken };
+}
+
+export const commandsOf = (deviceId: string) => `/beta/me/devices/${deviceId}/commands`;
+
+export async function historyOf(url: string, token: string, deviceId: string, commandId: string): Promise<string[]> {
+  const res = await api(url, token, 'GET', `${commandsOf(deviceId)}/${commandId}/history`);
+  return res.body.value.map((h: { status: string }) => h.status);
+}
+
+/** A Server-Sent Events stream read to its end (or until `close`). */
+export class EventStream {
+  readonly events: { id: string; event: string; data: any }[] = [];
+  readonly ended: Promise<void>;
+  readonly #abort = new AbortController();
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(response: Response) {
+    const parser = createParser({
+      onEvent: (e) => {
+        this.events.push({ id: e.id ?? '', event: e.event ?? 'message', data: JSON.parse(e.data) });
+        for (const wake of [...this.#waiters]) wake();
+      },
+    });
+    const decoder = new TextDecoder();
+    this.ended = (async () => {
+      try {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+      } catch {
+        // aborted by close()
+      }
+      for (const wake of [...this.#waiters]) wake();
+    })();
+  }
+
+  static async open(url: string, token: string, path: string): Promise<EventStream> {
+    const abort = new AbortController();
+    const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+    if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+    const stream = new EventStream(response);
+    stream.#abort.signal.addEventListener('abort', () => abort.abort());
+    return stream;
+  }
+
+  statuses(): string[] {
+    return this.events.map((e) => e.data.status);
+  }
+
+  /** resolves once `check` holds for the events so far */
+  async until(check: (stream: EventStream) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check(this)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.statuses())}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.max(1, deadline - Date.now()));
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await this.ended;
+  }
+}
+
+/** Polls `check` every 50 ms until it returns a value, failing after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A TCP balancer on 127.0.0.1 in front of the nodes, as an operator's load
+ * balancer would be: each new connection goes to the first node in the list
+ * that accepts it, so a device behind it reconnects to a surviving node when
+ * its node dies. `close()` ends every relayed connection and stops listening.
+ */
+export class Balancer {
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #port = 0;
+
+  private constructor(private readonly backends: readonly number[]) {}
+
+  static async start(ports: readonly number[]): Promise<Balancer> {
+    const balancer = new Balancer(ports);
+    const server = createServer((client) => balancer.#relay(client, 0));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    balancer.#server = server;
+    balancer.#port = (server.address() as AddressInfo).port;
+    return balancer;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #relay(client: Socket, index: number): void {
+    if (index === 0) {
+      client.pause();
+      this.#sockets.add(client);
+      client.once('close', () => this.#sockets.delete(client));
+      client.on('error', () => client.destroy());
+    }
+    if (!this.#server || index >= this.backends.length || client.destroyed) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect({ host: '127.0.0.1', port: this.backends[index]! });
+    this.#sockets.add(upstream);
+    upstream.once('close', () => this.#sockets.delete(upstream));
+    const refused = () => {
+      upstream.destroy();
+      this.#relay(client, index + 1);
+    };
+    upstream.once('error', refused);
+    upstream.once('connect', () => {
+      upstream.off('error', refused);
+      upstream.on('error', () => upstream.destroy());
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      upstream.once('close', () => client.destroy());
+      client.once('close', () => upstream.destroy());
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
+  }
+}
