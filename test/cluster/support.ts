@@ -281,3 +281,73 @@ export class Balancer {
     });
   }
 }
+
+/** What a stream of creates met: the ids answered 201, and every other answer or failure. */
+export interface Creates {
+  readonly accepted: string[];
+  /** 503 answers, with their Retry-After */
+  readonly unavailable: { at: number; retryAfter: string | null }[];
+  /** connection failures (a killed node) and answers other than 201 and 503 */
+  readonly failed: string[];
+}
+
+/**
+ * Creates `total` commands for the device, `concurrency` at a time, each on
+ * the next node `urls()` names (round robin), with a postback to `postBackUri`
+ * when given. Resolves with what each create met.
+ */
+export async function createStream(options: {
+  urls: () => readonly string[];
+  token: string;
+  deviceId: string;
+  total: number;
+  concurrency: number;
+  postBackUri?: string;
+  /** called after each 201, with how many so far */
+  onAccepted?: (count: number) => void | Promise<void>;
+  /** pause between one worker's creates */
+  paceMs?: number;
+  /** ends the stream early once it returns true */
+  stop?: () => boolean;
+  /** where the results go as they come (default: a new object) */
+  into?: Creates;
+}): Promise<Creates> {
+  const result: Creates = options.into ?? { accepted: [], unavailable: [], failed: [] };
+  let next = 0;
+  const worker = async () => {
+    while (next < options.total && !options.stop?.()) {
+      const n = next++;
+      const urls = options.urls();
+      const url = urls[n % urls.length]!;
+      const body = { type: 'LaunchUri', payload: { uri: `https://example.com/${n}` }, ...(options.postBackUri ? { postBackUri: options.postBackUri } : {}) };
+      try {
+        const res = await api(url, options.token, 'POST', commandsOf(options.deviceId), body);
+        if (res.status === 201) {
+          result.accepted.push(res.body.id);
+          await options.onAccepted?.(result.accepted.length);
+        } else if (res.status === 503) result.unavailable.push({ at: Date.now(), retryAfter: res.headers.get('retry-after') });
+        else result.failed.push(`${res.status} ${JSON.stringify(res.body)}`);
+      } catch (err) {
+        result.failed.push(String((err as Error).cause ?? err));
+      }
+      if (options.paceMs) await new Promise((resolve) => setTimeout(resolve, options.paceMs));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return result;
+}
+
+/** Waits until every command is final on `url`, and returns their final statuses. */
+export async function finalStatuses(url: string, token: string, deviceId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  for (const id of ids) {
+    const status = await eventually(async () => {
+      const res = await api(url, token, 'GET', `${commandsOf(deviceId)}/${id}`, undefined, { prefer: 'wait=10' });
+      return res.status === 200 && FINAL.has(res.body.status) ? (res.body.status as string) : undefined;
+    }, `command ${id} to end`, 30_000);
+    statuses.set(id, status);
+  }
+  return statuses;
+}
+
+const FINAL = new Set(['completed', 'executionFailed', 'commandDropped', 'failedToSend', 'canceled', 'expired', 'error']);

@@ -1,0 +1,90 @@
+// DESIGN 1 and 7: the cluster's NATS restarts while commands stream in. The bus only wakes, so
+// nothing is lost: every command a node answered 201 is stored and completes (the sweep wakes
+// what the outage swallowed), `/readyz` says 503 while NATS is down and 200 again once it is
+// back, with no one touching the nodes. The NATS here is the test's own (never the shared one).
+// Skipped, with the reason printed, when PostgreSQL or a nats-server binary is missing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '../../src/device/index.js';
+import { OwnNatsServer, ownServerSkip } from '../bus/own-nats-server.js';
+import { service } from '../support/services.js';
+import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData } from './support.js';
+
+const pg = await service('postgres');
+
+/** /readyz of a node: its status code and Retry-After */
+async function readiness(node: ClusterNode): Promise<{ status: number; retryAfter: string | null }> {
+  const res = await fetch(`${node.url}/readyz`);
+  await res.arrayBuffer();
+  return { status: res.status, retryAfter: res.headers.get('retry-after') };
+}
+
+test('when NATS restarts mid-stream, /readyz is 503 until it is back, and every accepted command is stored and completes', { skip: pg.skip || ownServerSkip, timeout: 90_000 }, async (t) => {
+  const natsDir = await mkdtemp(join(tmpdir(), 'appia-cluster-nats-'));
+  const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
+  const db = await clusterDatabase('nats');
+  const data = await sharedData();
+  const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
+  const a = await ClusterNode.start('a', data.dir, flags);
+  const b = await ClusterNode.start('b', data.dir, flags);
+  t.after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    await nats.stop();
+    await db.drop();
+    await data.remove();
+    await rm(natsDir, { recursive: true, force: true });
+  });
+
+  const user = await data.token('nora');
+  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
+  const runs = new Map<string, number>();
+  const device = await connect({
+    url: a.url,
+    token: deviceToken,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+    handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+  });
+  // closed before the nodes stop, or it would go on reconnecting to nothing
+  t.after(() => device.close());
+
+  const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
+  let outageDone: Promise<void> = Promise.resolve();
+  const creates = await createStream({
+    urls: () => [b.url, a.url],
+    token: user,
+    deviceId,
+    total: 2000,
+    concurrency: 2,
+    paceMs: 20,
+    stop: () => outage.over && outage.acceptedAfter >= 20,
+    onAccepted: (count) => {
+      if (outage.over) outage.acceptedAfter++;
+      if (count !== 20 || outage.started) return;
+      outage.started = true;
+      outageDone = (async () => {
+        await nats.stop();
+        // both nodes notice on their own, and say so until NATS is back
+        for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await nats.restart();
+        for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
+        outage.over = true;
+      })();
+    },
+  });
+  await outageDone;
+  assert.ok(outage.over, 'NATS went down and came back mid-stream');
+  assert.deepEqual(outage.readyDuring, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
+  assert.deepEqual(creates.failed, []);
+  t.diagnostic(`${creates.accepted.length} accepted, ${creates.unavailable.length} answered 503 during the outage`);
+  for (const refused of creates.unavailable) assert.ok(Number(refused.retryAfter) >= 1, 'a 503 says when to retry');
+
+  const stored = await db.sql<{ id: string }>('SELECT id FROM commands WHERE id = ANY($1)', [creates.accepted]);
+  assert.equal(stored.length, creates.accepted.length, 'every 201 is stored');
+  const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
+  assert.deepEqual([...new Set(statuses.values())], ['completed']);
+  for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+});

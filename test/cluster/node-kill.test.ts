@@ -1,0 +1,98 @@
+// DESIGN 1: a node dies (SIGKILL) while commands stream in. Its device reconnects through the
+// balancer to the surviving node, and every command a node answered 201 ends `completed`, ran once
+// on the device, with one history and one postback per status change: nothing the dead node
+// left due (receipt timers, postbacks) fires twice. Skipped, with the reason printed, when
+// PostgreSQL or NATS is not reachable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from '../../src/device/index.js';
+import { HookReceiver } from '../postback/hook-receiver.js';
+import { service } from '../support/services.js';
+import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData } from './support.js';
+
+const [pg, nats] = [await service('postgres'), await service('nats')];
+
+test('when the node holding the device is killed mid-stream, the device moves to the other node and every accepted command completes once', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
+  const db = await clusterDatabase('kill');
+  const data = await sharedData();
+  const receiver = await HookReceiver.start();
+  const flags = ['--database-url', db.url, '--nats-url', nats.url, '--postback-allow', '127.0.0.1/32', '--receipt-timeout-ms', '2000'];
+  const a = await ClusterNode.start('a', data.dir, flags);
+  const b = await ClusterNode.start('b', data.dir, flags);
+  const balancer = await Balancer.start([a.port, b.port]);
+  t.after(async () => {
+    await balancer.close();
+    await receiver.close();
+    await Promise.all([a.stop(), b.stop()]);
+    await db.drop();
+    await data.remove();
+  });
+
+  const user = await data.token('nora');
+  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
+  const runs = new Map<string, number>();
+  const connectedTo: string[] = [];
+  // through the balancer: the first node that takes the connection, A while it lives
+  const device = await connect({
+    url: balancer.url,
+    token: deviceToken,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+    handlers: {
+      LaunchUri: async (command) => {
+        runs.set(command.id, (runs.get(command.id) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return { ok: true };
+      },
+    },
+  });
+  // closed before the nodes stop, or it would go on reconnecting to nothing
+  t.after(() => device.close());
+  void (async () => {
+    for await (const s of device.status()) if (s.type === 'connected') connectedTo.push(s.reconnect ? 'again' : 'first');
+  })();
+
+  const creates = await createStream({
+    urls: () => (a.running ? [a.url, b.url] : [b.url]),
+    token: user,
+    deviceId,
+    total: 80,
+    concurrency: 4,
+    postBackUri: receiver.url(),
+    onAccepted: async (count) => {
+      if (count === 25) await a.kill();
+    },
+  });
+  assert.equal(a.running, false, 'node A was killed mid-stream');
+  assert.ok(creates.accepted.length >= 60, `most creates were accepted (${creates.accepted.length})`);
+  t.diagnostic(`${creates.accepted.length} accepted, ${creates.failed.length} lost with node A`);
+
+  const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
+  assert.deepEqual([...new Set(statuses.values())], ['completed']);
+  assert.ok(connectedTo.includes('again'), 'the device reconnected (to node B)');
+  for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+
+  // every status change was stored once and posted back once per change (redelivery may repeat a webhook-id, never add one)
+  const histories = new Map<string, string[]>();
+  for (const id of creates.accepted) {
+    const history = await historyOf(b.url, user, deviceId, id);
+    assert.equal(history[0], 'requesting');
+    assert.equal(history.at(-1), 'completed');
+    assert.equal(history.filter((s) => s === 'completed').length, 1);
+    for (let i = 1; i < history.length; i++) assert.notEqual(history[i], history[i - 1], `command ${id}: ${history.join(' > ')}`);
+    histories.set(id, history);
+  }
+  const expected = [...histories.values()].reduce((n, h) => n + h.length, 0);
+  const distinct = () => new Set(receiver.delivered().map((p) => p.webhookId)).size;
+  await receiver.until(() => distinct() >= expected, `${expected} distinct postbacks`, 30_000);
+  for (const [id, history] of histories) {
+    const bySequence = new Map<number, string>();
+    for (const p of receiver.of(id)) {
+      const seen = bySequence.get(p.body.sequence);
+      assert.ok(seen === undefined || seen === p.body.status, `command ${id}: sequence ${p.body.sequence} posted as two statuses`);
+      bySequence.set(p.body.sequence, p.body.status);
+    }
+    assert.deepEqual([...bySequence.entries()].sort((x, y) => x[0] - y[0]), history.map((s, n) => [n + 1, s]), `command ${id}`);
+  }
+  assert.equal(distinct(), expected, 'no postback beyond the stored changes');
+  t.diagnostic(`${receiver.arrivals.length} postback arrivals for ${expected} changes`);
+});

@@ -1,0 +1,89 @@
+// DESIGN 1 and 7: the cluster's PostgreSQL is cut off for a moment while commands stream in (a
+// TCP relay in front of the shared server is cut, so the server itself is left alone). Requests
+// during the cut are answered 503 with Retry-After, never 201 for a command that was not stored;
+// `/readyz` says 503; afterwards the nodes recover on their own and every accepted command
+// completes. Skipped, with the reason printed, when PostgreSQL or NATS is not reachable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from '../../src/device/index.js';
+import { TcpProxy } from '../store/tcp-proxy.js';
+import { service } from '../support/services.js';
+import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, type Creates } from './support.js';
+
+const [pg, nats] = [await service('postgres'), await service('nats')];
+
+async function readyStatus(node: ClusterNode): Promise<{ status: number; retryAfter: string | null }> {
+  const res = await fetch(`${node.url}/readyz`);
+  await res.arrayBuffer();
+  return { status: res.status, retryAfter: res.headers.get('retry-after') };
+}
+
+test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, and afterwards every accepted command is stored and completes', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
+  const db = await clusterDatabase('cut');
+  const target = new URL(db.url);
+  const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) || 5432 });
+  const data = await sharedData();
+  const flags = ['--database-url', proxy.url(db.url), '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
+  const a = await ClusterNode.start('a', data.dir, flags);
+  const b = await ClusterNode.start('b', data.dir, flags);
+  t.after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    await proxy.close();
+    await db.drop();
+    await data.remove();
+  });
+
+  const user = await data.token('nora');
+  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
+  const runs = new Map<string, number>();
+  const device = await connect({
+    url: a.url,
+    token: deviceToken,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+    handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+  });
+  // closed before the nodes stop, or it would go on reconnecting to nothing
+  t.after(() => device.close());
+
+  const outage = { started: false, over: false, acceptedAfter: 0, ready: [] as { status: number; retryAfter: string | null }[] };
+  let outageDone: Promise<void> = Promise.resolve();
+  let unavailableSeen = 0;
+  const creates: Creates = { accepted: [], unavailable: [], failed: [] };
+  await createStream({
+    into: creates,
+    urls: () => [b.url, a.url],
+    token: user,
+    deviceId,
+    total: 2000,
+    concurrency: 2,
+    paceMs: 20,
+    stop: () => outage.over && outage.acceptedAfter >= 20,
+    onAccepted: (count) => {
+      if (outage.over) outage.acceptedAfter++;
+      if (count !== 20 || outage.started) return;
+      outage.started = true;
+      outageDone = (async () => {
+        await proxy.cut();
+        for (const node of [a, b]) outage.ready.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readyStatus(node)), `node ${node.name} unready`));
+        // the creates meet the cut for a while
+        unavailableSeen = await eventually(async () => (creates.unavailable.length >= 4 ? creates.unavailable.length : undefined), 'creates answered 503');
+        await proxy.resume();
+        for (const node of [a, b]) await eventually(async () => ((await readyStatus(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
+        outage.over = true;
+      })();
+    },
+  });
+  await outageDone;
+  assert.ok(outage.over, 'PostgreSQL was cut off and came back mid-stream');
+  assert.deepEqual(outage.ready, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
+  assert.ok(unavailableSeen >= 4);
+  assert.deepEqual(creates.failed, [], 'every create was answered 201 or 503');
+  for (const refused of creates.unavailable) assert.equal(refused.retryAfter, '1', 'a 503 says when to retry');
+  t.diagnostic(`${creates.accepted.length} accepted, ${creates.unavailable.length} answered 503 during the cut`);
+
+  const stored = await db.sql<{ id: string }>('SELECT id FROM commands WHERE id = ANY($1)', [creates.accepted]);
+  assert.equal(stored.length, creates.accepted.length, 'every 201 is stored');
+  const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
+  assert.deepEqual([...new Set(statuses.values())], ['completed']);
+  for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+});
