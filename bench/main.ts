@@ -95,6 +95,7 @@ async function main(): Promise<void> {
   table.header();
 
   const baselines: MeasuredBaseline[] = [];
+  const measuredAppia: MeasuredBaseline[] = [];
   const written: string[] = [];
   let failures = 0;
   const runStartedAt = now();
@@ -106,8 +107,9 @@ async function main(): Promise<void> {
     const durationMs = Math.round(now() - t0);
     line.finish(`${outcome.status}, ${(durationMs / 1000).toFixed(1)} s`);
 
-    const scenarioRatios = scenario.kind === 'appia' ? ratios(outcome.figures, baselines) : [];
-    if (scenario.kind === 'baseline' && outcome.status === 'measured') baselines.push({ scenario: scenario.name, figures: outcome.figures });
+    const references = [...baselines, ...measuredAppia.filter((m) => scenario.comparedWith?.includes(m.scenario))];
+    const scenarioRatios = scenario.kind === 'appia' ? ratios(outcome.figures, references) : [];
+    if (outcome.status === 'measured') (scenario.kind === 'baseline' ? baselines : measuredAppia).push({ scenario: scenario.name, figures: outcome.figures });
     for (const figure of outcome.figures) {
       table.row(scenario.name, figure, scenarioRatios.filter((r) => r.figure === figure.key).map(formatRatio));
     }

@@ -39,6 +39,10 @@ export interface AppiaServerOptions {
   readonly maxOpenFiles?: number;
   /** more `appia serve` flags */
   readonly args?: readonly string[];
+  /** the data folder (default: a fresh one); cluster nodes share one, and with it the issuer's key */
+  readonly dataDir?: string;
+  /** the process's name in the CPU notes (default `appia-server`) */
+  readonly name?: string;
 }
 
 /**
@@ -48,7 +52,7 @@ export interface AppiaServerOptions {
  */
 export async function startAppiaServer(context: ScenarioContext, options: AppiaServerOptions = {}): Promise<AppiaServer> {
   const port = await freePort();
-  const dataDir = context.processes.tempDir('appia');
+  const dataDir = options.dataDir ?? context.processes.tempDir('appia');
   const serveArgs = [
     appiaBin,
     'serve',
@@ -76,10 +80,10 @@ export async function startAppiaServer(context: ScenarioContext, options: AppiaS
   const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...serveArgs];
   const started =
     options.maxOpenFiles === undefined
-      ? context.processes.spawn('appia-server', process.execPath, nodeArgs)
+      ? context.processes.spawn(options.name ?? 'appia-server', process.execPath, nodeArgs)
       : // `exec` keeps the pid: the tracker stops node itself. Raising the hard limit needs root
         // (CAP_SYS_RESOURCE); otherwise the soft limit goes up to the hard one.
-        context.processes.spawn('appia-server', '/bin/sh', [
+        context.processes.spawn(options.name ?? 'appia-server', '/bin/sh', [
           '-c',
           `ulimit -n ${options.maxOpenFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
           process.execPath,

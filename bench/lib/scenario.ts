@@ -58,5 +58,7 @@ export interface Scenario {
   readonly name: string;
   readonly title: string;
   readonly kind: 'baseline' | 'appia';
+  /** Appia scenarios only: earlier Appia scenarios of the same run whose figures this one's are divided by too */
+  readonly comparedWith?: readonly string[];
   run(context: ScenarioContext): Promise<ScenarioOutcome>;
 }
