@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect } from '../../src/device/index.js';
 import { OwnNatsServer, ownServerSkip } from '../bus/own-nats-server.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData } from './support.js';
+import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf } from './support.js';
 
 const pg = await service('postgres');
 
@@ -23,20 +23,21 @@ async function readiness(node: ClusterNode): Promise<{ status: number; retryAfte
 }
 
 test('when NATS restarts mid-stream, /readyz is 503 until it is back, and every accepted command is stored and completes', { skip: pg.skip || ownServerSkip, timeout: 90_000 }, async (t) => {
+  const teardown = new Teardown();
+  t.after(() => teardown.run());
   const natsDir = await mkdtemp(join(tmpdir(), 'appia-cluster-nats-'));
+  teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
   const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
+  teardown.defer(() => nats.stop());
   const db = await clusterDatabase('nats');
+  teardown.defer(() => db.drop());
   const data = await sharedData();
+  teardown.defer(() => data.remove());
   const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
   const a = await ClusterNode.start('a', data.dir, flags);
+  teardown.defer(() => a.stop());
   const b = await ClusterNode.start('b', data.dir, flags);
-  t.after(async () => {
-    await Promise.all([a.stop(), b.stop()]);
-    await nats.stop();
-    await db.drop();
-    await data.remove();
-    await rm(natsDir, { recursive: true, force: true });
-  });
+  teardown.defer(() => b.stop());
 
   const user = await data.token('nora');
   const { id: deviceId, deviceToken } = await addDevice(b.url, user);
@@ -48,7 +49,10 @@ test('when NATS restarts mid-stream, /readyz is 503 until it is back, and every 
     handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
   });
   // closed before the nodes stop, or it would go on reconnecting to nothing
-  t.after(() => device.close());
+  teardown.defer(() => device.close());
+  // a client following every change of the user's commands on node B, resuming with Last-Event-ID if it must
+  const followed = await FollowedEvents.open(() => b.url, user);
+  teardown.defer(() => followed.close());
 
   const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
   let outageDone: Promise<void> = Promise.resolve();
@@ -87,4 +91,10 @@ test('when NATS restarts mid-stream, /readyz is 503 until it is back, and every 
   const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
   assert.deepEqual([...new Set(statuses.values())], ['completed']);
   for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+
+  // the follower saw every change of every accepted command once, in order, across the restart
+  await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+  assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
+  for (const id of creates.accepted) assert.deepEqual(followed.of(id), await historyOf(b.url, user, deviceId, id), `command ${id} on the followed stream`);
+  t.diagnostic(`the followed stream was opened ${followed.opened} time(s)`);
 });

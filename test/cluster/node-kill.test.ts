@@ -8,25 +8,26 @@ import assert from 'node:assert/strict';
 import { connect } from '../../src/device/index.js';
 import { HookReceiver } from '../postback/hook-receiver.js';
 import { service } from '../support/services.js';
-import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData } from './support.js';
+import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, Teardown } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
 test('when the node holding the device is killed mid-stream, the device moves to the other node and every accepted command completes once', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
+  const teardown = new Teardown();
+  t.after(() => teardown.run());
   const db = await clusterDatabase('kill');
+  teardown.defer(() => db.drop());
   const data = await sharedData();
+  teardown.defer(() => data.remove());
   const receiver = await HookReceiver.start();
+  teardown.defer(() => receiver.close());
   const flags = ['--database-url', db.url, '--nats-url', nats.url, '--postback-allow', '127.0.0.1/32', '--receipt-timeout-ms', '2000'];
   const a = await ClusterNode.start('a', data.dir, flags);
+  teardown.defer(() => a.stop());
   const b = await ClusterNode.start('b', data.dir, flags);
+  teardown.defer(() => b.stop());
   const balancer = await Balancer.start([a.port, b.port]);
-  t.after(async () => {
-    await balancer.close();
-    await receiver.close();
-    await Promise.all([a.stop(), b.stop()]);
-    await db.drop();
-    await data.remove();
-  });
+  teardown.defer(() => balancer.close());
 
   const user = await data.token('nora');
   const { id: deviceId, deviceToken } = await addDevice(b.url, user);
@@ -46,7 +47,7 @@ test('when the node holding the device is killed mid-stream, the device moves to
     },
   });
   // closed before the nodes stop, or it would go on reconnecting to nothing
-  t.after(() => device.close());
+  teardown.defer(() => device.close());
   void (async () => {
     for await (const s of device.status()) if (s.type === 'connected') connectedTo.push(s.reconnect ? 'again' : 'first');
   })();

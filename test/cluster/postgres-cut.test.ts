@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../../src/device/index.js';
 import { TcpProxy } from '../store/tcp-proxy.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, type Creates } from './support.js';
+import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf, type Creates } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
@@ -19,19 +19,20 @@ async function readyStatus(node: ClusterNode): Promise<{ status: number; retryAf
 }
 
 test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, and afterwards every accepted command is stored and completes', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
+  const teardown = new Teardown();
+  t.after(() => teardown.run());
   const db = await clusterDatabase('cut');
+  teardown.defer(() => db.drop());
   const target = new URL(db.url);
   const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) || 5432 });
+  teardown.defer(() => proxy.close());
   const data = await sharedData();
+  teardown.defer(() => data.remove());
   const flags = ['--database-url', proxy.url(db.url), '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
   const a = await ClusterNode.start('a', data.dir, flags);
+  teardown.defer(() => a.stop());
   const b = await ClusterNode.start('b', data.dir, flags);
-  t.after(async () => {
-    await Promise.all([a.stop(), b.stop()]);
-    await proxy.close();
-    await db.drop();
-    await data.remove();
-  });
+  teardown.defer(() => b.stop());
 
   const user = await data.token('nora');
   const { id: deviceId, deviceToken } = await addDevice(b.url, user);
@@ -43,7 +44,10 @@ test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, 
     handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
   });
   // closed before the nodes stop, or it would go on reconnecting to nothing
-  t.after(() => device.close());
+  teardown.defer(() => device.close());
+  // a client following every change of the user's commands on node B, resuming with Last-Event-ID when the stream ends
+  const followed = await FollowedEvents.open(() => b.url, user);
+  teardown.defer(() => followed.close());
 
   const outage = { started: false, over: false, acceptedAfter: 0, ready: [] as { status: number; retryAfter: string | null }[] };
   let outageDone: Promise<void> = Promise.resolve();
@@ -86,4 +90,10 @@ test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, 
   const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
   assert.deepEqual([...new Set(statuses.values())], ['completed']);
   for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+
+  // the follower saw every change of every accepted command once, in order, resuming after the cut
+  await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+  assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
+  for (const id of creates.accepted) assert.deepEqual(followed.of(id), await historyOf(b.url, user, deviceId, id), `command ${id} on the followed stream`);
+  t.diagnostic(`the followed stream was opened ${followed.opened} time(s)`);
 });

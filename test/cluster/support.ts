@@ -165,9 +165,9 @@ export class EventStream {
     })();
   }
 
-  static async open(url: string, token: string, path: string): Promise<EventStream> {
+  static async open(url: string, token: string, path: string, headers: Record<string, string> = {}): Promise<EventStream> {
     const abort = new AbortController();
-    const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+    const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, signal: abort.signal });
     if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
     const stream = new EventStream(response);
     stream.#abort.signal.addEventListener('abort', () => abort.abort());
@@ -351,3 +351,92 @@ export async function finalStatuses(url: string, token: string, deviceId: string
 }
 
 const FINAL = new Set(['completed', 'executionFailed', 'commandDropped', 'failedToSend', 'canceled', 'expired', 'error']);
+
+/**
+ * `GET /beta/me/events` followed as a browser's EventSource would: when the
+ * stream ends or cannot be opened (503 during an outage), it opens it again
+ * after `retryMs` with `Last-Event-ID` set to the last event seen.
+ */
+export class FollowedEvents {
+  readonly events: { id: string; data: any }[] = [];
+  /** how many times the stream was opened */
+  opened = 0;
+  #current: EventStream | undefined;
+  #stopped = false;
+  readonly #loop: Promise<void>;
+
+  private constructor(
+    private readonly url: () => string,
+    private readonly token: string,
+    private readonly retryMs: number,
+    first: EventStream,
+  ) {
+    this.#loop = this.#follow(first);
+  }
+
+  static async open(url: () => string, token: string, retryMs = 200): Promise<FollowedEvents> {
+    const first = await EventStream.open(url(), token, '/beta/me/events');
+    return new FollowedEvents(url, token, retryMs, first);
+  }
+
+  /** the statuses seen for one command, in order */
+  of(commandId: string): string[] {
+    return this.events.filter((e) => e.data.commandId === commandId).map((e) => e.data.status);
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true;
+    await this.#current?.close();
+    await this.#loop;
+  }
+
+  async #follow(first: EventStream): Promise<void> {
+    let stream: EventStream | undefined = first;
+    while (!this.#stopped) {
+      if (stream) {
+        this.opened++;
+        this.#current = stream;
+        let taken = 0;
+        const take = () => {
+          for (; taken < stream!.events.length; taken++) this.events.push(stream!.events[taken]!);
+        };
+        while (!this.#stopped) {
+          const ended = await Promise.race([stream.ended.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 50))]);
+          take();
+          if (ended) break;
+        }
+        this.#current = undefined;
+      }
+      if (this.#stopped) return;
+      await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+      const last = this.events.at(-1)?.id;
+      stream = await EventStream.open(this.url(), this.token, '/beta/me/events', last ? { 'last-event-id': last } : {}).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Undo steps run last-in first-out, as `defer` would: what was opened last
+ * (a device, a stream) is closed before what it depends on (the nodes, the
+ * database). node:test runs `t.after` hooks first-in first-out, which would
+ * stop the nodes while their devices still reconnect.
+ */
+export class Teardown {
+  readonly #steps: (() => unknown)[] = [];
+
+  defer(step: () => unknown): void {
+    this.#steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const step of this.#steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+}
