@@ -26,9 +26,9 @@ describe('three nodes on one PostgreSQL and one NATS', { skip, timeout: 60_000 }
     db = await clusterDatabase('three');
     data = await sharedData();
     const flags = ['--database-url', db.url, '--nats-url', nats.url];
-    // the first node makes the issuer's key in the shared folder; the others read it
-    a = await ClusterNode.start('a', data.dir, flags);
-    [b, c] = await Promise.all([ClusterNode.start('b', data.dir, flags), ClusterNode.start('c', data.dir, flags)]);
+    // started at once on an empty folder and an empty database, as an orchestrator would:
+    // one of them makes the issuer's key and migrates, the others take the same key and schema
+    [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(name, data.dir, flags)));
     user = await data.token('nora');
   });
 
