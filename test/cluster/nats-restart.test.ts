@@ -1,4 +1,4 @@
-// DESIGN 1 and 7: the cluster's NATS restarts while commands stream in. The bus only wakes, so
+// DESIGN 1 and 7: the cluster's NATS restarts, or hangs, while commands stream in. The bus only wakes, so
 // nothing is lost: every command a node answered 201 is stored and completes (the sweep wakes
 // what the outage swallowed), `/readyz` says 503 while NATS is down and 200 again once it is
 // back, with no one touching the nodes. The NATS here is the test's own (never the shared one).
@@ -22,79 +22,87 @@ async function readiness(node: ClusterNode): Promise<{ status: number; retryAfte
   return { status: res.status, retryAfter: res.headers.get('retry-after') };
 }
 
-test('when NATS restarts mid-stream, /readyz is 503 until it is back, and every accepted command is stored and completes', { skip: pg.skip || ownServerSkip, timeout: 90_000 }, async (t) => {
-  const teardown = new Teardown();
-  t.after(() => teardown.run());
-  const natsDir = await mkdtemp(join(tmpdir(), 'appia-cluster-nats-'));
-  teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
-  const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
-  teardown.defer(() => nats.stop());
-  const db = await clusterDatabase('nats');
-  teardown.defer(() => db.drop());
-  const data = await sharedData();
-  teardown.defer(() => data.remove());
-  const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
-  const a = await ClusterNode.start('a', data.dir, flags);
-  teardown.defer(() => a.stop());
-  const b = await ClusterNode.start('b', data.dir, flags);
-  teardown.defer(() => b.stop());
+/** what happens to the cluster's NATS mid-stream: it stops and starts again, or hangs (SIGSTOP) and wakes */
+const OUTAGES = {
+  restarts: { down: (nats: OwnNatsServer) => nats.stop(), up: (nats: OwnNatsServer) => nats.restart() },
+  hangs: { down: (nats: OwnNatsServer) => nats.freeze(), up: async (nats: OwnNatsServer) => nats.thaw() },
+} as const;
 
-  const user = await data.token('nora');
-  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-  const runs = new Map<string, number>();
-  const device = await connect({
-    url: a.url,
-    token: deviceToken,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-    handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+for (const [kind, outageOf] of Object.entries(OUTAGES)) {
+  test(`when NATS ${kind} mid-stream, /readyz is 503 until it is back, and every accepted command is stored and completes`, { skip: pg.skip || ownServerSkip, timeout: 90_000 }, async (t) => {
+    const teardown = new Teardown();
+    t.after(() => teardown.run());
+    const natsDir = await mkdtemp(join(tmpdir(), 'appia-cluster-nats-'));
+    teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
+    const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
+    teardown.defer(() => nats.stop());
+    const db = await clusterDatabase('nats');
+    teardown.defer(() => db.drop());
+    const data = await sharedData();
+    teardown.defer(() => data.remove());
+    const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
+    const a = await ClusterNode.start('a', data.dir, flags);
+    teardown.defer(() => a.stop());
+    const b = await ClusterNode.start('b', data.dir, flags);
+    teardown.defer(() => b.stop());
+
+    const user = await data.token('nora');
+    const { id: deviceId, deviceToken } = await addDevice(b.url, user);
+    const runs = new Map<string, number>();
+    const device = await connect({
+      url: a.url,
+      token: deviceToken,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+      handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+    });
+    // closed before the nodes stop, or it would go on reconnecting to nothing
+    teardown.defer(() => device.close());
+    // a client following every change of the user's commands on node B, resuming with Last-Event-ID if it must
+    const followed = await FollowedEvents.open(() => b.url, user);
+    teardown.defer(() => followed.close());
+
+    const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
+    let outageDone: Promise<void> = Promise.resolve();
+    const creates = await createStream({
+      urls: () => [b.url, a.url],
+      token: user,
+      deviceId,
+      total: 2000,
+      concurrency: 2,
+      paceMs: 20,
+      stop: () => outage.over && outage.acceptedAfter >= 20,
+      onAccepted: (count) => {
+        if (outage.over) outage.acceptedAfter++;
+        if (count !== 20 || outage.started) return;
+        outage.started = true;
+        outageDone = (async () => {
+          await outageOf.down(nats);
+          // both nodes notice on their own, and say so until NATS is back
+          for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await outageOf.up(nats);
+          for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
+          outage.over = true;
+        })();
+      },
+    });
+    await outageDone;
+    assert.ok(outage.over, 'NATS went down and came back mid-stream');
+    assert.deepEqual(outage.readyDuring, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
+    assert.deepEqual(creates.failed, []);
+    t.diagnostic(`${creates.accepted.length} accepted, ${creates.unavailable.length} answered 503 during the outage`);
+    for (const refused of creates.unavailable) assert.ok(Number(refused.retryAfter) >= 1, 'a 503 says when to retry');
+
+    const stored = await db.sql<{ id: string }>('SELECT id FROM commands WHERE id = ANY($1)', [creates.accepted]);
+    assert.equal(stored.length, creates.accepted.length, 'every 201 is stored');
+    const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
+    assert.deepEqual([...new Set(statuses.values())], ['completed']);
+    for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
+
+    // the follower saw every change of every accepted command once, in order, across the outage
+    await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+    assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
+    for (const id of creates.accepted) assert.deepEqual(followed.of(id), await historyOf(b.url, user, deviceId, id), `command ${id} on the followed stream`);
+    t.diagnostic(`the followed stream was opened ${followed.opened} time(s)`);
   });
-  // closed before the nodes stop, or it would go on reconnecting to nothing
-  teardown.defer(() => device.close());
-  // a client following every change of the user's commands on node B, resuming with Last-Event-ID if it must
-  const followed = await FollowedEvents.open(() => b.url, user);
-  teardown.defer(() => followed.close());
-
-  const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
-  let outageDone: Promise<void> = Promise.resolve();
-  const creates = await createStream({
-    urls: () => [b.url, a.url],
-    token: user,
-    deviceId,
-    total: 2000,
-    concurrency: 2,
-    paceMs: 20,
-    stop: () => outage.over && outage.acceptedAfter >= 20,
-    onAccepted: (count) => {
-      if (outage.over) outage.acceptedAfter++;
-      if (count !== 20 || outage.started) return;
-      outage.started = true;
-      outageDone = (async () => {
-        await nats.stop();
-        // both nodes notice on their own, and say so until NATS is back
-        for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        await nats.restart();
-        for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
-        outage.over = true;
-      })();
-    },
-  });
-  await outageDone;
-  assert.ok(outage.over, 'NATS went down and came back mid-stream');
-  assert.deepEqual(outage.readyDuring, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
-  assert.deepEqual(creates.failed, []);
-  t.diagnostic(`${creates.accepted.length} accepted, ${creates.unavailable.length} answered 503 during the outage`);
-  for (const refused of creates.unavailable) assert.ok(Number(refused.retryAfter) >= 1, 'a 503 says when to retry');
-
-  const stored = await db.sql<{ id: string }>('SELECT id FROM commands WHERE id = ANY($1)', [creates.accepted]);
-  assert.equal(stored.length, creates.accepted.length, 'every 201 is stored');
-  const statuses = await finalStatuses(b.url, user, deviceId, creates.accepted);
-  assert.deepEqual([...new Set(statuses.values())], ['completed']);
-  for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
-
-  // the follower saw every change of every accepted command once, in order, across the restart
-  await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
-  assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
-  for (const id of creates.accepted) assert.deepEqual(followed.of(id), await historyOf(b.url, user, deviceId, id), `command ${id} on the followed stream`);
-  t.diagnostic(`the followed stream was opened ${followed.opened} time(s)`);
-});
+}
