@@ -69,7 +69,7 @@ for (const [kind, outageOf] of Object.entries(OUTAGES)) {
       deviceId,
       total: 2000,
       concurrency: 2,
-      paceMs: 20,
+      paceMs: 50,
       stop: () => outage.over && outage.acceptedAfter >= 20,
       onAccepted: (count) => {
         if (outage.over) outage.acceptedAfter++;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../../src/device/index.js';
 import { HookReceiver } from '../postback/hook-receiver.js';
 import { service } from '../support/services.js';
-import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, Teardown } from './support.js';
+import { Balancer, ClusterNode, addDevice, eventually, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, FollowedEvents, Teardown } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
@@ -48,6 +48,9 @@ test('when the node holding the device is killed mid-stream, the device moves to
   });
   // closed before the nodes stop, or it would go on reconnecting to nothing
   teardown.defer(() => device.close());
+  // a client following the user's changes through the balancer (on A, then on B after resuming with Last-Event-ID)
+  const followed = await FollowedEvents.open(() => balancer.url, user);
+  teardown.defer(() => followed.close());
   void (async () => {
     for await (const s of device.status()) if (s.type === 'connected') connectedTo.push(s.reconnect ? 'again' : 'first');
   })();
@@ -98,4 +101,10 @@ test('when the node holding the device is killed mid-stream, the device moves to
   assert.equal(distinct(), expected, 'no postback beyond the stored changes');
   const accepted = receiver.arrivals.filter((p) => histories.has(p.body.id)).length;
   t.diagnostic(`${accepted} postback arrivals for the ${expected} changes of accepted commands`);
+
+  // the follower saw every change of every accepted command once, in order, across the move
+  await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+  assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
+  for (const [id, history] of histories) assert.deepEqual(followed.of(id), history, `command ${id} on the followed stream`);
+  assert.ok(followed.opened >= 2, 'the stream was resumed on node B');
 });
