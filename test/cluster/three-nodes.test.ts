@@ -99,6 +99,7 @@ describe('three nodes on one PostgreSQL and one NATS', { skip, timeout: 60_000 }
     devices.push(onC);
     const closedA = await onA.closed();
     assert.ok(closedA instanceof Error, 'the connection on A ended');
+    await eventually(async () => (closes.length > 0 ? true : undefined), 'the close of the connection on A');
     assert.deepEqual(closes, [4000], 'closed as replaced by a newer connection');
     assert.equal(onC.isConnected, true);
 
