@@ -100,7 +100,7 @@ for (const [kind, outageOf] of Object.entries(OUTAGES)) {
     for (const id of creates.accepted) assert.equal(runs.get(id), 1, `command ${id} ran once on the device`);
 
     // the follower saw every change of every accepted command once, in order, across the outage
-    await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+    await followed.untilCompleted(creates.accepted);
     assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
     for (const id of creates.accepted) assert.deepEqual(followed.of(id), await historyOf(b.url, user, deviceId, id), `command ${id} on the followed stream`);
     t.diagnostic(`the followed stream was opened ${followed.opened} time(s)`);

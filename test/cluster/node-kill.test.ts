@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../../src/device/index.js';
 import { HookReceiver } from '../postback/hook-receiver.js';
 import { service } from '../support/services.js';
-import { Balancer, ClusterNode, addDevice, eventually, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, FollowedEvents, Teardown } from './support.js';
+import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, FollowedEvents, Teardown } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
@@ -103,7 +103,7 @@ test('when the node holding the device is killed mid-stream, the device moves to
   t.diagnostic(`${accepted} postback arrivals for the ${expected} changes of accepted commands`);
 
   // the follower saw every change of every accepted command once, in order, across the move
-  await eventually(async () => (creates.accepted.every((id) => followed.of(id).includes('completed')) ? true : undefined), 'every completion on the followed stream');
+  await followed.untilCompleted(creates.accepted);
   assert.equal(new Set(followed.events.map((e) => e.id)).size, followed.events.length, 'no event twice');
   for (const [id, history] of histories) assert.deepEqual(followed.of(id), history, `command ${id} on the followed stream`);
   assert.ok(followed.opened >= 2, 'the stream was resumed on node B');

@@ -379,6 +379,17 @@ export class FollowedEvents {
     return new FollowedEvents(url, token, retryMs, first);
   }
 
+  /** resolves once every command in `ids` has reached `completed` on the stream; the error says what is missing */
+  async untilCompleted(ids: readonly string[], timeoutMs = 30_000): Promise<void> {
+    const missing = () => ids.filter((id) => !this.of(id).includes('completed'));
+    try {
+      await eventually(async () => (missing().length === 0 ? true : undefined), 'every completion on the followed stream', timeoutMs);
+    } catch (err) {
+      const some = missing().slice(0, 3).map((id) => `${id}: ${JSON.stringify(this.of(id))}`);
+      throw new Error(`${(err as Error).message}: ${missing().length} missing (${some.join('; ')}); opened ${this.opened} time(s), ${this.events.length} events, last id ${this.events.at(-1)?.id}`);
+    }
+  }
+
   /** the statuses seen for one command, in order */
   of(commandId: string): string[] {
     return this.events.filter((e) => e.data.commandId === commandId).map((e) => e.data.status);
