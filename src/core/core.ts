@@ -202,6 +202,11 @@ export class CommandCore {
     return this.#ctx.store.listUserHistorySince(userId, afterId, limit);
   }
 
+  /** the id the user's feed continues after "from now on" (Store.lastUserHistoryId) */
+  historyHead(userId: string): Promise<number> {
+    return this.#ctx.store.lastUserHistoryId(userId);
+  }
+
   /** the device a command of the feed belongs to */
   async deviceOfCommand(commandId: string): Promise<string | undefined> {
     return (await this.#ctx.store.getCommandById(commandId))?.deviceId;

@@ -113,6 +113,12 @@ export interface Store {
    * after the last id it saw never skips one.
    */
   listUserHistorySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]>;
+  /**
+   * The id of the user's latest history entry (0 when there is none), on the
+   * feed's gap-free terms: every entry that commits after it was read has a
+   * higher id. `listUserHistorySince(userId, head)` is "from now on".
+   */
+  lastUserHistoryId(userId: string): Promise<number>;
 
   // ---- postbacks (DESIGN 6) ----
   /**

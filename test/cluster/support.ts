@@ -38,14 +38,23 @@ export async function clusterDatabase(label: string): Promise<ClusterDatabase> {
   }
   const url = new URL(found.url);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 1, application_name: 'appia_test_cluster_admin' });
+  // One client, not a pool: pool.end() resolves before its sockets have closed, and the
+  // DROP ... WITH (FORCE) below would then end a connection still open (an uncaught error here).
+  let client: Promise<pg.Client> | undefined;
+  const connected = () =>
+    (client ??= (async () => {
+      const c = new pg.Client({ connectionString: url.toString(), application_name: 'appia_test_cluster_admin' });
+      await c.connect();
+      return c;
+    })());
   return {
     url: url.toString(),
     async sql<R>(text: string, values: unknown[] = []) {
-      return (await pool.query(text, values)).rows as R[];
+      return (await (await connected()).query(text, values)).rows as R[];
     },
     async drop() {
-      await pool.end();
+      // Client.end() resolves once the connection has closed
+      if (client) await (await client).end();
       const admin = new pg.Client({ connectionString: found.url, application_name: 'appia_test_cluster_admin' });
       await admin.connect();
       try {

@@ -72,6 +72,21 @@ export function portStories(story: Story): void {
       assert.equal(all.length, 360);
       assert.deepEqual(seen.map((h) => h.id), all.map((h) => h.id));
     });
+
+    story('the feed read from its head holds exactly the changes committed after the head was read', async (w) => {
+      const user = w.user();
+      assert.equal(await w.store.lastUserHistoryId(user), 0, 'a user without history starts at 0');
+      const device = await w.device(user);
+      const before = (await w.command(device)).command;
+      const head = await w.store.lastUserHistoryId(user);
+      assert.equal(head, (await w.store.listUserHistorySince(user, 0, 10)).at(-1)!.id);
+      assert.equal(await w.store.lastUserHistoryId(w.user()), 0, "another user's history is not counted");
+      const after = (await w.command(device)).command;
+      await w.move(before, 'sentToTarget');
+      const since = await w.store.listUserHistorySince(user, head, 10);
+      assert.deepEqual(since.map((h) => [h.commandId, h.status]), [[after.id, 'requesting'], [before.id, 'sentToTarget']]);
+      assert.equal(await w.store.lastUserHistoryId(user), since.at(-1)!.id);
+    });
   });
 
   describe('chains of status changes', () => {

@@ -121,8 +121,6 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       }
       const subscription = core.watchUser(userId, (m) => {
         remember(m.commandId, m.deviceId);
-        // Without Last-Event-ID the stream starts at the first change after it opened.
-        feed.startBefore(m.historyId);
         feed.wake();
       });
       const unsubscribe = () => {
@@ -131,6 +129,9 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       };
       try {
         await subscription.ready;
+        // Without Last-Event-ID the stream starts after the feed's head as it opens. (Not after the
+        // first change announced: on a cluster, other nodes' announcements arrive out of id order.)
+        if (after === undefined) feed.startAfter(await core.historyHead(userId));
       } catch (err) {
         unsubscribe();
         throw err;
@@ -182,17 +183,16 @@ class Feed {
   #reading = false;
   #again = false;
 
-  /** `after` undefined: start with the first change that is announced after the stream opened */
+  /** `after` undefined: not started until `startAfter` */
   constructor(pump: Pump, after: number | undefined) {
     this.#pump = pump;
     this.lastId = after ?? 0;
     this.#started = after !== undefined;
   }
 
-  startBefore(historyId: number): void {
-    if (this.#started) return;
+  startAfter(historyId: number): void {
     this.#started = true;
-    this.lastId = historyId - 1;
+    this.lastId = historyId;
   }
 
   attach(stream: EventStream, onError: (err: unknown) => void): void {

@@ -98,6 +98,7 @@ export const SQL = {
   listHistory: `SELECT ${HISTORY_COLUMNS} FROM command_history WHERE command_id = $1 ORDER BY sequence`,
   listUserHistorySince: `SELECT ${HISTORY_COLUMNS} FROM command_history WHERE user_id = $1 AND id > $2
     ORDER BY id LIMIT $3`,
+  lastUserHistoryId: 'SELECT coalesce(max(id), 0) AS id FROM command_history WHERE user_id = $1',
 
   // ---- idempotency ----
   // Claims the key, or takes over an expired one; returns no row when another

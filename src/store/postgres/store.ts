@@ -213,6 +213,14 @@ export class PostgresStore implements Store {
     }, true);
   }
 
+  lastUserHistoryId(userId: string): Promise<number> {
+    // under the feed lock, as listUserHistorySince: no lower id can still commit after this
+    return this.#db.transaction(async (tx) => {
+      void tx.query({ name: 'lockFeed', text: LOCK_FEED_FOR_READING, values: [userId] }).catch(() => undefined);
+      return (await tx.finish<{ id: number }>(statement('lastUserHistoryId', [userId]))).rows[0]!.id;
+    }, true);
+  }
+
   // ---- postbacks ----
 
   claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {

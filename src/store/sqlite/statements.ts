@@ -80,6 +80,7 @@ export const SQL = {
   listHistory: `SELECT ${HISTORY_COLUMNS} FROM command_history WHERE command_id = ? ORDER BY sequence`,
   listUserHistorySince: `SELECT ${HISTORY_COLUMNS} FROM command_history WHERE user_id = ? AND id > ?
     ORDER BY id LIMIT ?`,
+  lastUserHistoryId: 'SELECT coalesce(max(id), 0) AS id FROM command_history WHERE user_id = ?',
 
   // ---- idempotency ----
   findIdempotent: `SELECT ${prefixed(COMMAND_COLUMNS, 'c')}, k.fingerprint FROM idempotency_keys k JOIN commands c ON c.id = k.command_id
@@ -250,6 +251,7 @@ export interface Statements {
   readonly insertHistory: S<[Text, Text, number, Text, number, Nullable]>;
   readonly listHistory: S<[Text], HistoryEntry>;
   readonly listUserHistorySince: S<[Text, number, number], HistoryEntry>;
+  readonly lastUserHistoryId: S<[Text], { id: number }>;
   readonly findIdempotent: S<[Text, Text, number], IdempotentRow>;
   readonly putIdempotencyKey: S<[Text, Text, Text, number, Nullable]>;
   readonly insertPostback: S<[Text, Text, number, Text, Text, number, number]>;

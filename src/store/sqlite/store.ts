@@ -199,6 +199,9 @@ export class SqliteStore implements Store {
   listUserHistorySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]> {
     return this.#read(() => this.#s.listUserHistorySince.all(userId, afterId, limit));
   }
+  lastUserHistoryId(userId: string): Promise<number> {
+    return this.#read(() => this.#s.lastUserHistoryId.get(userId)!.id);
+  }
 
   // ---- postbacks ----
 
