@@ -27,7 +27,8 @@ function commandProperties(c: CommandRecord, expand = false): string {
     `"payload":${c.payloadJson ?? 'null'},"responsePayload":${c.responsePayloadJson ?? 'null'},` +
     `"customStatus":${q(c.customStatus)},"createdDateTime":"${isoTime(c.createdAt)}",` +
     `"lastModifiedDateTime":"${isoTime(c.lastModifiedAt)}","expirationDateTime":"${isoTime(c.expiresAt)}"` +
-    (c.batchId === null ? '' : `,"batchId":${q(c.batchId)}`) +
+    // DESIGN 9: a batch's commands say which device each is for (a record stored before batches has no batchId at all)
+    (c.batchId == null ? '' : `,"batchId":${q(c.batchId)},"deviceId":${q(c.deviceId)}`) +
     (expand ? `,"responsepayload":${c.responsePayloadJson ?? 'null'}` : '')
   );
 }

@@ -70,6 +70,7 @@ const COMMAND_PROPERTIES = {
   lastModifiedDateTime: dateTime('when its status last changed'),
   expirationDateTime: dateTime('when it expires unless final by then'),
   batchId: Type.Optional(Type.String({ description: 'the command batch that made it (Appia extension, DESIGN 9)' })),
+  deviceId: Type.Optional(Type.String({ format: 'uuid', description: 'the device a batch command is for (with batchId)' })),
 };
 
 export const Command = Type.Object(COMMAND_PROPERTIES, { $id: 'Command', additionalProperties: false, description: 'a command' });
