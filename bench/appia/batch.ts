@@ -14,7 +14,7 @@ import { expectJson, HttpPool, httpRequest } from './http-client.js';
 import { openFilesLimit, registerDevices, startAppiaServer } from './server.js';
 
 /** devices per mode; APPIA_BENCH_BATCH_DEVICES=<n> overrides */
-const devicesPerMode: Readonly<Record<Mode, number>> = { smoke: 200, quick: 10_000, full: 10_000 };
+const devicesPerMode: Readonly<Record<Mode, number>> = { smoke: 100, quick: 10_000, full: 10_000 };
 /** ephemeral ports per source address, as in appia-connections */
 const maxPerSourceAddress = 25_000;
 const dialConcurrency = 400;
