@@ -1,5 +1,4 @@
-import type { BatchRecord } from '../domain/batch.js';
-import type { BatchCommandQuery, BatchQuery, CreateBatchResult, NewBatch } from './batch-types.js';
+import type { BatchStore } from './batch-types.js';
 import type { StatusChange } from '../domain/change.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../domain/device.js';
@@ -7,7 +6,7 @@ import { AppiaError } from '../domain/errors.js';
 import type { Status } from '../domain/status.js';
 
 export type { StatusChange } from '../domain/change.js';
-export type { BatchCommandQuery, BatchQuery, CreateBatchResult, NewBatch } from './batch-types.js';
+export type { BatchCommandQuery, BatchQuery, BatchStore, CreateBatchResult, NewBatch } from './batch-types.js';
 
 /**
  * The store is the source of truth (DESIGN 1). One interface, one adapter per
@@ -23,7 +22,7 @@ export type { BatchCommandQuery, BatchQuery, CreateBatchResult, NewBatch } from 
  * postback outbox entry (DESIGN 6): no change without its postback, no
  * postback without its change.
  */
-export interface Store {
+export interface Store extends BatchStore {
   // ---- devices ----
   /**
    * Stores a new device (Offline, never seen). With `maxDevices`, throws
@@ -104,22 +103,6 @@ export interface Store {
    * a command (DESIGN 1).
    */
   listUndelivered(before: number, limit: number): Promise<CommandRecord[]>;
-
-  // ---- command batches (DESIGN 9) ----
-  /**
-   * Stores a batch and one command per target (as createCommand stores one,
-   * carrying the batch id) in one transaction. `requireAll`: a target device
-   * that is not the user's throws `notFound` and nothing is stored; else such
-   * targets are left out. `tooManyOpen` and idempotency keys as createCommand
-   * (one namespace of keys per user for batches and single creates).
-   */
-  createBatch(batch: NewBatch, options?: CreateOptions): Promise<CreateBatchResult>;
-  /** the user's batch with its live counts */
-  getBatch(userId: string, batchId: string): Promise<BatchRecord | undefined>;
-  /** the user's batches, newest first; `beforeId` continues a page */
-  listBatches(userId: string, query: BatchQuery): Promise<BatchRecord[]>;
-  /** the batch's commands in the order they were made; `afterId` continues a page, `open` keeps the non-final ones */
-  listBatchCommands(userId: string, batchId: string, query: BatchCommandQuery): Promise<CommandRecord[]>;
 
   // ---- history ----
   /** a command's history, oldest first */
