@@ -43,6 +43,8 @@ export interface Config {
   readonly maxStreamsPerUser: number;
   /** concurrent connections to the port (HTTP and device WebSockets); more are dropped */
   readonly maxConnections: number;
+  /** DESIGN 9: devices in one command batch */
+  readonly maxBatchDevices: number;
 }
 
 type Kind = 'string' | 'int' | 'list';
@@ -91,6 +93,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'authFailureLimit', env: 'APPIA_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', kind: 'int', def: 30, min: 0, help: 'failed authentications per second per client address, API and device upgrades (then 429)' },
   { key: 'maxDevicesPerUser', env: 'APPIA_MAX_DEVICES_PER_USER', flag: '--max-devices-per-user', kind: 'int', def: 1000, min: 0, help: 'registered devices per user (then 409)' },
   { key: 'maxStreamsPerUser', env: 'APPIA_MAX_STREAMS_PER_USER', flag: '--max-streams-per-user', kind: 'int', def: 100, min: 0, help: 'open event streams and Prefer: wait holds per user (then 429)' },
+  { key: 'maxBatchDevices', env: 'APPIA_MAX_BATCH_DEVICES', flag: '--max-batch-devices', kind: 'int', def: 10000, min: 0, help: 'devices in one command batch (then 413)' },
   { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },
 ];
 

@@ -54,6 +54,8 @@ export interface IdleDevicesOptions {
   readonly localAddress: string;
   /** handshakes in flight at once (the server's accept backlog is finite) */
   readonly concurrency: number;
+  /** also report each command `completed` right after `received` (the batch scenario counts acked completions) */
+  readonly complete?: boolean;
 }
 
 /** What the control port answers. Times are wall-clock milliseconds (performance.timeOrigin + now()). */
@@ -62,11 +64,14 @@ export interface IdleStats {
   readonly failed: number;
   readonly closed: number;
   readonly received: number;
+  /** `completed` reports the server acked (stored) */
+  readonly completed: number;
   readonly firstError?: string;
   readonly connectStartedAt?: number;
   readonly connectFinishedAt?: number;
   readonly firstReceivedAt?: number;
   readonly lastReceivedAt?: number;
+  readonly lastCompletedAt?: number;
 }
 
 /** the source ports the idle devices bind to, on their own 127.0.0.x */
@@ -79,7 +84,8 @@ const wallClock = (): number => performance.timeOrigin + performance.now();
  * Role: idle raw-ws devices. Nothing connects until the control port's
  * `POST /connect` (answered once every device is connected or has failed);
  * `GET /received?expect=K` answers once K commands were received (or after
- * `timeoutMs`), `GET /stats` at once.
+ * `timeoutMs`), `GET /completed?expect=K` once K completions were acked
+ * (with `complete`), `GET /stats` at once.
  */
 export async function appiaIdleDevices(options: IdleDevicesOptions): Promise<RunningRole<{ controlPort: number }>> {
   const sockets: WebSocket[] = [];
@@ -94,27 +100,48 @@ export async function appiaIdleDevices(options: IdleDevicesOptions): Promise<Run
   let connectFinishedAt: number | undefined;
   let firstReceivedAt: number | undefined;
   let lastReceivedAt: number | undefined;
+  let completed = 0;
+  let lastCompletedAt: number | undefined;
+  const completionRefs = new Set<string>();
   let stopping = false;
   const receivedWaiters: Array<{ expect: number; done: () => void }> = [];
+  const completedWaiters: Array<{ expect: number; done: () => void }> = [];
 
   const stats = (): IdleStats => ({
     connected,
     failed,
     closed,
     received,
+    completed,
     ...(firstError === undefined ? {} : { firstError }),
     ...(connectStartedAt === undefined ? {} : { connectStartedAt }),
     ...(connectFinishedAt === undefined ? {} : { connectFinishedAt }),
     ...(firstReceivedAt === undefined ? {} : { firstReceivedAt }),
     ...(lastReceivedAt === undefined ? {} : { lastReceivedAt }),
+    ...(lastCompletedAt === undefined ? {} : { lastCompletedAt }),
   });
 
   const onFrame = (ws: WebSocket, data: WebSocket.RawData): void => {
     const text = data.toString();
+    if (options.complete && text.startsWith('{"t":"ack"')) {
+      const { ref } = JSON.parse(text) as { ref: string };
+      if (!completionRefs.delete(ref)) return;
+      completed++;
+      lastCompletedAt = wallClock();
+      for (let i = completedWaiters.length - 1; i >= 0; i--) {
+        if (completed >= completedWaiters[i]!.expect) completedWaiters.splice(i, 1)[0]!.done();
+      }
+      return;
+    }
     // Only command frames need an answer; acks (and nacks, which the benchmark does not expect) pass.
     if (!text.startsWith('{"t":"command"')) return;
     const frame = JSON.parse(text) as { t: string; command: { id: string } };
     ws.send(JSON.stringify({ t: 'received', ref: `${refPrefix}-${++refCounter}`, id: frame.command.id }));
+    if (options.complete) {
+      const ref = `${refPrefix}-${++refCounter}`;
+      completionRefs.add(ref);
+      ws.send(JSON.stringify({ t: 'completed', ref, id: frame.command.id, responsePayload: {} }));
+    }
     received++;
     lastReceivedAt = wallClock();
     firstReceivedAt ??= lastReceivedAt;
@@ -192,19 +219,21 @@ export async function appiaIdleDevices(options: IdleDevicesOptions): Promise<Run
     if (request.method === 'POST' && url.pathname === '/connect') {
       connecting ??= connectAll();
       void connecting.then(() => answer(stats()));
-    } else if (url.pathname === '/received') {
+    } else if (url.pathname === '/received' || url.pathname === '/completed') {
+      // answers once `expect` commands were received (or their completion acked), or after timeoutMs
       const expect = Number(url.searchParams.get('expect') ?? '0');
       const timeoutMs = Number(url.searchParams.get('timeoutMs') ?? '60000');
-      if (received >= expect) return answer(stats());
+      const [count, waiters] = url.pathname === '/received' ? [received, receivedWaiters] : [completed, completedWaiters];
+      if (count >= expect) return answer(stats());
       const timer = setTimeout(() => finish(), timeoutMs);
       const waiter = { expect, done: () => finish() };
       const finish = (): void => {
         clearTimeout(timer);
-        const i = receivedWaiters.indexOf(waiter);
-        if (i >= 0) receivedWaiters.splice(i, 1);
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
         answer(stats());
       };
-      receivedWaiters.push(waiter);
+      waiters.push(waiter);
     } else {
       answer(stats());
     }

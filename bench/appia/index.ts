@@ -1,5 +1,6 @@
 import type { Scenario } from '../lib/scenario.js';
 import { api } from './api.js';
+import { batch } from './batch.js';
 import { connections } from './connections.js';
 import { endToEnd, endToEndNormal } from './e2e.js';
 import { postbacks } from './postbacks.js';
@@ -19,5 +20,7 @@ import { postbacks } from './postbacks.js';
  * - `appia-api`: the HTTP API alone under autocannon (create, GET).
  * - `appia-connections`: idle device connections held, memory per
  *   connection, one command each to all of them.
+ * - `appia-batch`: one command batch to 10,000 connected devices against
+ *   10,000 single creates, each timed until every completion is stored.
  */
-export const appiaScenarios: readonly Scenario[] = [endToEnd, postbacks, endToEndNormal, api, connections];
+export const appiaScenarios: readonly Scenario[] = [endToEnd, postbacks, endToEndNormal, api, connections, batch];

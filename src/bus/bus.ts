@@ -52,6 +52,8 @@ export type BusMessage =
       readonly commandId: string;
       readonly status: Status;
       readonly historyId: number;
+      /** the command's batch (DESIGN 9), when it has one */
+      readonly batchId?: string;
     };
 
 /**
@@ -122,7 +124,8 @@ export function parseBusMessage(value: unknown): BusMessage | undefined {
       if (!isText(userId) || !isText(deviceId) || !isText(commandId)) return undefined;
       if (typeof status !== 'string' || !statuses.has(status)) return undefined;
       if (typeof historyId !== 'number' || !Number.isSafeInteger(historyId) || historyId < 0) return undefined;
-      return { kind: 'status', userId, deviceId, commandId, status: status as Status, historyId };
+      const batchId = isText(m['batchId']) ? { batchId: m['batchId'] } : {};
+      return { kind: 'status', userId, deviceId, commandId, status: status as Status, historyId, ...batchId };
     }
     default:
       return undefined;

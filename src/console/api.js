@@ -70,6 +70,20 @@ export function createApi(token, onUnauthorized) {
     command: (deviceId, commandId) => call('GET', commandPath(deviceId, commandId)),
     send: (deviceId, command) => call('POST', `${BASE}/devices/${seg(deviceId)}/commands`, command),
     cancel: (deviceId, commandId) => call('POST', `${commandPath(deviceId, commandId)}/cancel`),
+    // DESIGN 9: command batches
+    sendBatch: (body) => call('POST', `${BASE}/commandBatches`, body),
+    cancelBatch: (batchId) => call('POST', `${BASE}/commandBatches/${seg(batchId)}/cancel`),
+    async batchCommands(batchId) {
+      const commands = [];
+      let path = `${BASE}/commandBatches/${seg(batchId)}/commands?$top=1000`;
+      while (path) {
+        const page = await call('GET', path);
+        commands.push(...page.value);
+        // the next page's link is absolute, on this origin
+        path = page['@odata.nextLink'] ? new URL(page['@odata.nextLink']).pathname + new URL(page['@odata.nextLink']).search : undefined;
+      }
+      return commands;
+    },
   };
 }
 

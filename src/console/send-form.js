@@ -38,7 +38,7 @@ function isAbsoluteUri(text) {
 
 const EMPTY = { type: 'AppService', uri: '', appServiceName: '', packageFamilyName: '', payload: '{}' };
 
-export function SendForm({ api, device, onSent }) {
+export function SendForm({ api, device, onSent, onSentBatch }) {
   const [values, setValues] = useState(EMPTY);
   const [errors, setErrors] = useState({});
   const [serverError, setServerError] = useState(null);
@@ -48,7 +48,7 @@ export function SendForm({ api, device, onSent }) {
     setValues((v) => ({ ...v, [name]: value }));
   };
 
-  async function submit(event) {
+  async function submit(event, toAll = false) {
     event.preventDefault();
     setServerError(null);
     const { body, errors: found } = commandFromForm(values);
@@ -59,7 +59,9 @@ export function SendForm({ api, device, onSent }) {
     }
     setSending(true);
     try {
-      onSent(await api.send(device.id, body));
+      // DESIGN 9: the same command to every device, as one batch
+      if (toAll) onSentBatch(await api.sendBatch({ all: true, ...body }));
+      else onSent(await api.send(device.id, body));
     } catch (error) {
       setServerError(error);
     } finally {
@@ -104,6 +106,7 @@ export function SendForm({ api, device, onSent }) {
               ${field('payload', 'Payload (JSON object)', (p) => html`<textarea rows="2" spellcheck="false" ...${p}></textarea>`)}`}
         <div class="actions">
           <button type="submit" class="primary" disabled=${!device || sending}>${sending ? 'Sending…' : 'Send command'}</button>
+          <button type="button" disabled=${!device || sending} onClick=${(event) => submit(event, true)}>Send to all devices</button>
           ${!device ? html`<span class="muted">Select a device first.</span>` : null}
         </div>
         ${serverError

@@ -8,6 +8,7 @@ import { useUserEvents } from './events.js';
 import { CommandList, useCommands } from './commands.js';
 import { CommandDetail } from './command-detail.js';
 import { SendForm } from './send-form.js';
+import { BatchGrid } from './batch.js';
 import { RateChart, WINDOW_SECONDS } from './chart.js';
 import { isFinal } from './status.js';
 
@@ -46,6 +47,7 @@ export function Workspace({ api, user, onSignOut }) {
   const { hub, state: streamState } = useUserEvents(api);
   const [deviceId, setDeviceId] = useState(null);
   const [commandId, setCommandId] = useState(null);
+  const [batchId, setBatchId] = useState(null);
   const [announcement, setAnnouncement] = useState('');
   const commands = useCommands(api, deviceId, hub);
   const { finals, now } = useFinals(hub);
@@ -86,7 +88,11 @@ export function Workspace({ api, user, onSignOut }) {
             commands.add(command);
             setCommandId(command.id);
           }}
+          onSentBatch=${(batch) => setBatchId(batch.id)}
         />
+        ${batchId
+          ? html`<${BatchGrid} key=${batchId} api=${api} batchId=${batchId} devices=${devices} hub=${hub} onClose=${() => setBatchId(null)} />`
+          : null}
         <div class="split">
           <${CommandList} commands=${commands.commands} error=${commands.error} selectedId=${commandId} onSelect=${setCommandId} />
           ${commandId && device

@@ -11,6 +11,8 @@ export interface CoreTimings extends Timings {
   readonly maxOpenCommands: number;
   /** registered devices per user (DESIGN 8); absent or 0 = no limit */
   readonly maxDevicesPerUser?: number;
+  /** devices in one command batch (DESIGN 9); absent or 0 = no limit */
+  readonly maxBatchDevices?: number;
 }
 
 /** Where the core says what it refused or could not do (a pino logger fits). */

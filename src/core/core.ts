@@ -3,6 +3,10 @@ import { subjects } from '../bus/bus.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
 import type { CommandQuery, DeviceQuery, Store } from '../store/store.js';
+import type { BatchRecord } from '../domain/batch.js';
+import type { BatchCommandQuery, BatchQuery } from '../store/store.js';
+import * as batches from './batches.js';
+import type { BatchTargets } from './batches.js';
 import { cancelCommand, removeDevice } from './cancel.js';
 import type { CoreContext, CoreLog, CoreObserver, CoreTimings } from './context.js';
 import { createCommand, type CommandInput, type CreateCommandOptions } from './create.js';
@@ -151,6 +155,43 @@ export class CommandCore {
     return this.#waiters.waitForFinal(userId, deviceId, commandId, timeoutMs);
   }
 
+  // ---- command batches (DESIGN 9) ----
+
+  /** one command per target device, stored in one transaction (`notFound` for a listed device that is not the user's, `tooLarge` past the limit) */
+  createBatch(userId: string, targets: BatchTargets, input: CommandInput, options?: CreateCommandOptions): Promise<{ batch: BatchRecord; created: boolean }> {
+    return batches.createBatch(this.#ctx, this.#writer, userId, targets, input, options);
+  }
+
+  /** the user's batch with its live counts (`notFound` otherwise) */
+  getBatch(userId: string, batchId: string): Promise<BatchRecord> {
+    return batches.getBatch(this.#ctx, userId, batchId);
+  }
+
+  /** the user's batches, newest first */
+  listBatches(userId: string, query: BatchQuery): Promise<BatchRecord[]> {
+    return this.#ctx.store.listBatches(userId, query);
+  }
+
+  /** a page of the batch's commands, in the order they were made */
+  listBatchCommands(userId: string, batchId: string, query: BatchCommandQuery): Promise<CommandRecord[]> {
+    return batches.listBatchCommands(this.#ctx, userId, batchId, query);
+  }
+
+  /** resolves once every command of the batch is final, or with the batch as it stands after `timeoutMs` */
+  waitForBatch(userId: string, batchId: string, timeoutMs: number): Promise<BatchRecord> {
+    return batches.waitForBatch(this.#ctx, userId, batchId, timeoutMs);
+  }
+
+  /** cancels every open command of the batch; answers the batch */
+  cancelBatch(userId: string, batchId: string): Promise<BatchRecord> {
+    return batches.cancelBatch(this.#ctx, this.#writer, userId, batchId);
+  }
+
+  /** cancels every open command of the device; answers how many */
+  purgeDeviceQueue(userId: string, deviceId: string): Promise<number> {
+    return batches.purgeDeviceQueue(this.#ctx, this.#writer, userId, deviceId);
+  }
+
   // ---- postbacks (DESIGN 6; the dispatcher in postback/ sends them) ----
 
   /** due outbox entries, the head of each command's queue only, leased until `now + leaseMs` */
@@ -207,9 +248,10 @@ export class CommandCore {
     return this.#ctx.store.lastUserHistoryId(userId);
   }
 
-  /** the device a command of the feed belongs to */
-  async deviceOfCommand(commandId: string): Promise<string | undefined> {
-    return (await this.#ctx.store.getCommandById(commandId))?.deviceId;
+  /** the device (and batch) a command of the feed belongs to */
+  async placeOfCommand(commandId: string): Promise<{ deviceId: string; batchId: string | null } | undefined> {
+    const command = await this.#ctx.store.getCommandById(commandId);
+    return command && { deviceId: command.deviceId, batchId: command.batchId };
   }
 
   /** Calls `onChange` for every status change of the user's commands, made on any node; await `ready` before reading the feed. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { subjects } from '../bus/bus.js';
-import type { CommandRecord } from '../domain/command.js';
+import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { NewCommand } from '../store/store.js';
 import { IDEMPOTENCY_TTL_MS, MAX_TTL_MS, type CoreContext } from './context.js';
 import type { StatusWriter } from './writer.js';
@@ -34,7 +34,7 @@ export async function createCommand(
   options: CreateCommandOptions = {},
 ): Promise<{ command: CommandRecord; created: boolean }> {
   const now = ctx.now();
-  const expiresAt = input.expiresAt ?? now + (ctx.timings.defaultTtlMs || MAX_TTL_MS);
+  const expiresAt = expiryOf(ctx, input, now);
   const key = options.idempotencyKey;
   const result = await ctx.store.createCommand(
     { ...commandFields(input), id: ctx.ids.commandId(now), userId, deviceId, createdAt: now, expiresAt },
@@ -45,15 +45,23 @@ export async function createCommand(
       maxOpen: ctx.timings.maxOpenCommands,
     },
   );
-  if (result.created && result.history) {
-    ctx.observer?.created(result.command);
-    writer.announce(result.command, result.history);
-    ctx.bus.publish(subjects.device(deviceId), { kind: 'deliver', deviceId, commandId: result.command.id });
-  }
+  if (result.created && result.history) announceCreated(ctx, writer, result.command, result.history);
   return { command: result.command, created: result.created };
 }
 
-function commandFields(input: CommandInput): Omit<NewCommand, 'id' | 'userId' | 'deviceId' | 'createdAt' | 'expiresAt'> {
+/** A new command is stored: metrics, the owner's watchers, and a wake-up for the node holding its device (a batch's too). */
+export function announceCreated(ctx: CoreContext, writer: StatusWriter, command: CommandRecord, history: HistoryEntry): void {
+  ctx.observer?.created(command);
+  writer.announce(command, history);
+  ctx.bus.publish(subjects.device(command.deviceId), { kind: 'deliver', deviceId: command.deviceId, commandId: command.id });
+}
+
+/** DESIGN 2: the asked expiry, else now + the default TTL */
+export function expiryOf(ctx: CoreContext, input: CommandInput, now: number): number {
+  return input.expiresAt ?? now + (ctx.timings.defaultTtlMs || MAX_TTL_MS);
+}
+
+export function commandFields(input: CommandInput): Omit<NewCommand, 'id' | 'userId' | 'deviceId' | 'createdAt' | 'expiresAt'> {
   return {
     type: input.type,
     payloadJson: input.payloadJson,
@@ -70,6 +78,11 @@ function commandFields(input: CommandInput): Omit<NewCommand, 'id' | 'userId' | 
  * moves with the clock, does not).
  */
 function fingerprint(deviceId: string, input: CommandInput): string {
-  const bound = [deviceId, ...Object.values(commandFields(input)), input.expiresAt ?? null];
+  return requestFingerprint(deviceId, input);
+}
+
+/** What an idempotency key is bound to: the target (a device id, or a batch's selection) and the request. */
+export function requestFingerprint(target: unknown, input: CommandInput): string {
+  const bound = [target, ...Object.values(commandFields(input)), input.expiresAt ?? null];
   return createHash('sha256').update(JSON.stringify(bound)).digest('base64url');
 }

@@ -127,6 +127,7 @@ export class StatusWriter {
       commandId: command.id,
       status: command.status,
       historyId: history.id,
+      ...(command.batchId === null ? {} : { batchId: command.batchId }),
     });
   }
 

@@ -42,5 +42,6 @@ export function applyChange(record: CommandRecord, change: StatusChange): Comman
     expiresAt: record.expiresAt,
     attempts: change.attempts === undefined ? record.attempts : change.attempts,
     dueAt: change.dueAt === undefined ? record.dueAt : change.dueAt,
+    batchId: record.batchId,
   };
 }

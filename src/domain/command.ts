@@ -37,6 +37,8 @@ export interface CommandRecord {
   readonly attempts: number;
   /** when the timer of the current status fires (receipt, retry backoff, cancel timeout); null when none */
   readonly dueAt: number | null;
+  /** the command batch it was made by (DESIGN 9); null for a single create */
+  readonly batchId: string | null;
 }
 
 /** One entry of a command's status history (DESIGN 2, `.../history`). */

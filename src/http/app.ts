@@ -12,6 +12,7 @@ import { connectionClientKey, RateLimiter } from './rate-limit.js';
 import { checkAskedUser, rewriteUserPath } from './user-path.js';
 import { deviceRoutes } from './routes/devices.js';
 import { commandRoutes } from './routes/commands.js';
+import { batchRoutes } from './routes/batches.js';
 import { eventRoutes } from './routes/events.js';
 import { postbackRoutes } from './routes/postbacks.js';
 import { systemRoutes } from './routes/system.js';
@@ -116,6 +117,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
         });
         await graph.register(deviceRoutes(deps, config));
         await graph.register(commandRoutes(deps, config));
+        await graph.register(batchRoutes(deps, config));
         await graph.register(eventRoutes(deps, config));
         await graph.register(postbackRoutes(deps));
       },

@@ -13,5 +13,8 @@ export function representation(request: FastifyRequest, config: { publicUrl: str
     command: (deviceId: string) => `${root}${user}/devices('${deviceId}')/commands/$entity`,
     history: (deviceId: string, commandId: string) => `${root}${user}/devices('${deviceId}')/commands('${commandId}')/history`,
     payloadResponse: () => `${root}microsoft.graph.PayloadResponse`,
+    batches: () => `${root}${user}/commandBatches`,
+    batch: () => `${root}${user}/commandBatches/$entity`,
+    batchCommands: (batchId: string) => `${root}${user}/commandBatches('${batchId}')/commands`,
   };
 }

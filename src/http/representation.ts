@@ -1,3 +1,4 @@
+import { isBatchDone, type BatchRecord } from '../domain/batch.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord } from '../domain/device.js';
 
@@ -26,6 +27,8 @@ function commandProperties(c: CommandRecord, expand = false): string {
     `"payload":${c.payloadJson ?? 'null'},"responsePayload":${c.responsePayloadJson ?? 'null'},` +
     `"customStatus":${q(c.customStatus)},"createdDateTime":"${isoTime(c.createdAt)}",` +
     `"lastModifiedDateTime":"${isoTime(c.lastModifiedAt)}","expirationDateTime":"${isoTime(c.expiresAt)}"` +
+    // DESIGN 9: a batch's commands say which device each is for (a record stored before batches has no batchId at all)
+    (c.batchId == null ? '' : `,"batchId":${q(c.batchId)},"deviceId":${q(c.deviceId)}`) +
     (expand ? `,"responsepayload":${c.responsePayloadJson ?? 'null'}` : '')
   );
 }
@@ -67,6 +70,11 @@ export function deviceJson(d: DeviceRecord): Record<string, unknown> {
     manufacturer: d.manufacturer,
     lastSeenDateTime: d.lastSeenAt === null ? null : isoTime(d.lastSeenAt),
   };
+}
+
+/** DESIGN 9: a batch, with its live counts */
+export function batchJson(b: BatchRecord): Record<string, unknown> {
+  return { id: b.id, createdDateTime: isoTime(b.createdAt), total: b.total, counts: b.counts, done: isBatchDone(b) };
 }
 
 export function historyJson(h: HistoryEntry): Record<string, unknown> {

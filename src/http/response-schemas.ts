@@ -69,6 +69,8 @@ const COMMAND_PROPERTIES = {
   createdDateTime: dateTime('when the command was created'),
   lastModifiedDateTime: dateTime('when its status last changed'),
   expirationDateTime: dateTime('when it expires unless final by then'),
+  batchId: Type.Optional(Type.String({ description: 'the command batch that made it (Appia extension, DESIGN 9)' })),
+  deviceId: Type.Optional(Type.String({ format: 'uuid', description: 'the device a batch command is for (with batchId)' })),
 };
 
 export const Command = Type.Object(COMMAND_PROPERTIES, { $id: 'Command', additionalProperties: false, description: 'a command' });
@@ -101,6 +103,24 @@ export const CommandHistory = Type.Object(
   },
   { $id: 'CommandHistory', additionalProperties: false, description: 'every status change, oldest first' },
 );
+
+const BATCH_PROPERTIES = {
+  id: Type.String({ pattern: '^[0-9A-F]+$', description: 'opaque, time-ordered, upper-case hex' }),
+  createdDateTime: dateTime('when the batch was made'),
+  total: Type.Integer({ minimum: 0, description: 'commands it made, one per device' }),
+  counts: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'how many of its commands are in each status now' }),
+  done: Type.Boolean({ description: 'every command is final' }),
+};
+export const CommandBatch = Type.Object({ '@odata.context': Type.Optional(odataContext), ...BATCH_PROPERTIES }, { $id: 'CommandBatch', additionalProperties: false, description: 'a command batch (DESIGN 9)' });
+export const CommandBatchCollection = Type.Object(
+  {
+    '@odata.context': odataContext,
+    value: Type.Array(Type.Object(BATCH_PROPERTIES, { additionalProperties: false })),
+    '@odata.nextLink': Type.Optional(Type.String({ format: 'uri', description: 'the next page, when there is one' })),
+  },
+  { $id: 'CommandBatchCollection', additionalProperties: false, description: "the caller's batches, newest first" },
+);
+export const QueuePurge = Type.Object({ canceled: Type.Integer({ minimum: 0, description: 'commands asked to cancel' }) }, { $id: 'QueuePurge', additionalProperties: false, description: 'a device queue purge (DESIGN 9)' });
 
 export const GraphError = Type.Object(
   {
@@ -166,6 +186,9 @@ export const NAMED_ANSWERS: readonly TSchema[] = [
   CommandHistory,
   PostbackSecret,
   PostbackDeliveries,
+  CommandBatch,
+  CommandBatchCollection,
+  QueuePurge,
   GraphError,
   Health,
   OpenDocument,

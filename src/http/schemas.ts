@@ -41,6 +41,19 @@ export const CREATE_COMMAND_KEYS = [
   'expirationDateTime',
 ] as const;
 
+/** DESIGN 9: the devices a batch goes to, and the command each gets (as in a create) */
+export const CreateBatchBody = Type.Object(
+  {
+    ...CreateCommandBody.properties,
+    deviceIds: Type.Optional(Type.Array(Type.String({ maxLength: 128 }))),
+    all: Type.Optional(Type.Boolean()),
+    kind: nullableString(64),
+  },
+  { additionalProperties: false },
+);
+export const CREATE_BATCH_KEYS = [...CREATE_COMMAND_KEYS, 'deviceIds', 'all', 'kind'] as const;
+export const BatchParams = Type.Object({ batchId: Type.String({ maxLength: 128 }) });
+
 /** OData query options: strings here, checked and converted in odata.ts. */
 export const ListQuery = Type.Object({
   $top: Type.Optional(Type.String({ maxLength: 16 })),

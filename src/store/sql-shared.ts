@@ -63,6 +63,7 @@ export const COMMAND_COLUMNS = [
   'expires_at AS "expiresAt"',
   'attempts',
   'due_at AS "dueAt"',
+  'batch_id AS "batchId"',
 ].join(', ');
 
 export const DEVICE_COLUMNS = [
@@ -120,6 +121,7 @@ export function newCommandRecord(command: NewCommand): CommandRecord {
     expiresAt: command.expiresAt,
     attempts: 0,
     dueAt: null,
+    batchId: command.batchId ?? null,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { BatchStore } from './batch-types.js';
 import type { StatusChange } from '../domain/change.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../domain/device.js';
@@ -5,6 +6,7 @@ import { AppiaError } from '../domain/errors.js';
 import type { Status } from '../domain/status.js';
 
 export type { StatusChange } from '../domain/change.js';
+export type { BatchCommandQuery, BatchQuery, BatchStore, CreateBatchResult, NewBatch } from './batch-types.js';
 
 /**
  * The store is the source of truth (DESIGN 1). One interface, one adapter per
@@ -20,7 +22,7 @@ export type { StatusChange } from '../domain/change.js';
  * postback outbox entry (DESIGN 6): no change without its postback, no
  * postback without its change.
  */
-export interface Store {
+export interface Store extends BatchStore {
   // ---- devices ----
   /**
    * Stores a new device (Offline, never seen). With `maxDevices`, throws
@@ -194,7 +196,10 @@ export type NewCommand = Pick<
   | 'postBackUri'
   | 'createdAt'
   | 'expiresAt'
->;
+> & {
+  /** set only by a batch (createBatch) */
+  readonly batchId?: string | null;
+};
 
 export interface CreateOptions {
   readonly idempotencyKey?: string;

@@ -7,6 +7,7 @@ import { type ErrorCode, isAppiaError } from '../../src/domain/errors.js';
 import { commandId } from '../../src/domain/ids.js';
 import type { Status } from '../../src/domain/status.js';
 import type { CreateOptions, CreateResult, NewCommand, NewDevice, StatusChange, Store } from '../../src/store/store.js';
+import { batchStories } from './store-batches.stories.js';
 import { deviceStories } from './store-devices.stories.js';
 import { portStories } from './store-ports.stories.js';
 import { postbackStories } from './store-postbacks.stories.js';
@@ -509,6 +510,7 @@ export function storeContract(
     portStories(story);
     deviceStories(story);
     postbackStories(story);
+    batchStories(story);
 
     describe('history feed', () => {
       story("a user's history can be followed from any event id, in order, and never shows another user's", async (w) => {

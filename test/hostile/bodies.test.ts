@@ -128,4 +128,25 @@ describe('hostile bodies', () => {
       parameters(),
     );
   });
+
+  test('batch bodies (DESIGN 9) of any mix of selections never make a 5xx; a refusal creates nothing, and an accepted batch reaches only the caller\'s own devices', async () => {
+    const { victim, attacker } = arena;
+    const ids = fc.constantFrom(...victim.devices.map((d) => d.id), victim.devices[0]!.id.toUpperCase(), ...attacker.devices.map((d) => d.id), '00000000-0000-4000-8000-000000000000', 'x', '');
+    const value = fc.oneof(fc.array(ids, { maxLength: 4 }), fc.boolean(), anyText, fc.constant(null), fc.integer(), fc.constantFrom('Desktop', 'desktop', 'Phone'));
+    const key = fc.oneof(anyCasing('deviceIds'), anyCasing('all'), anyCasing('kind'), fc.constantFrom('type', 'payload', 'extra'));
+    const selection = fc.array(fc.tuple(key, value), { maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(selection, fc.boolean(), async (pairs, launch) => {
+        const body: Record<string, unknown> = launch ? { type: 'LaunchUri', payload: { uri: 'https://example.com/x' } } : {};
+        for (const [k, v] of pairs) body[k] = v;
+        const res = await post('/beta/me/commandBatches', JSON.stringify(body));
+        assert.ok(res.status < 500, JSON.stringify(res.body));
+        if (res.status !== 201) return;
+        const listed = await arena.appia.api(victim.token, 'GET', `/beta/me/commandBatches/${res.body.id}/commands`);
+        const own = new Set(victim.devices.map((d) => d.id));
+        assert.ok(listed.body.value.length === res.body.total && listed.body.value.every((c: any) => own.has(c.deviceId)), JSON.stringify(body));
+      }),
+      parameters(),
+    );
+  });
 });

@@ -14,7 +14,7 @@ import { openArena, type Arena } from './support.js';
  */
 interface Route {
   readonly method: string;
-  readonly path: (device: string, command: string, user: string) => string;
+  readonly path: (device: string, command: string, user: string, batch: string) => string;
   readonly body?: unknown;
 }
 
@@ -35,8 +35,12 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', path: (_d, _c, u) => `/beta/users/${u}/devices` },
   { method: 'GET', path: (d, c, u) => `/beta/users/${u}/devices/${d}/commands/${c}` },
   { method: 'GET', path: (d, c) => `/beta/me/devices/${d}/commands/${c}/postbacks` },
-  // HOOK: command batches (DESIGN 9: /me/commandBatches/{bid}, .../{bid}/commands, .../{bid}/cancel,
-  // and POST /me/devices/{id}/commands/cancel) join this table when their routes exist.
+  // DESIGN 9: command batches and the device queue purge
+  { method: 'GET', path: (_d, _c, _u, b) => `/beta/me/commandBatches/${b}` },
+  { method: 'GET', path: (_d, _c, _u, b) => `/beta/me/commandBatches/${b}/commands` },
+  { method: 'POST', path: (_d, _c, _u, b) => `/beta/me/commandBatches/${b}/cancel` },
+  { method: 'GET', path: (_d, _c, u, b) => `/beta/users/${u}/commandBatches/${b}` },
+  { method: 'POST', path: (d) => `/beta/me/devices/${d}/commands/cancel` },
 ];
 
 describe("another user's things, on every route", () => {
@@ -45,13 +49,18 @@ describe("another user's things, on every route", () => {
   let attackerDevice: TestDevice;
   let device: string;
   let command: string;
+  let batch: string;
   before(async () => {
     arena = await openArena();
     const { victim, attacker } = arena;
     device = victim.devices[0]!.id;
+    // the victim's batch, to both of the victim's devices
+    const made = await arena.appia.api(victim.token, 'POST', '/beta/me/commandBatches', { all: true, type: 'LaunchUri', payload: { uri: 'https://example.com/all' } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    batch = made.body.id;
     // the victim's command has run: it has a status, a history and an answer that must not leak
     victimDevice = await connectDevice(arena.appia, victim.devices[0]!.deviceToken);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const frame = await victimDevice.command();
       await victimDevice.report({ t: 'received', id: frame.command.id });
       await victimDevice.report({ t: 'completed', id: frame.command.id, responsePayload: { secret: 'victim-answer' } });
@@ -72,30 +81,62 @@ describe("another user's things, on every route", () => {
   };
 
   for (const route of ROUTES) {
-    test(`${route.method} ${route.path('{device}', '{command}', '{user}')} with another user's ids is 404 and says no more than for ids that do not exist`, async () => {
+    test(`${route.method} ${route.path('{device}', '{command}', '{user}', '{batch}')} with another user's ids is 404 and says no more than for ids that do not exist`, async () => {
       const { attacker, victim } = arena;
       const before = await arena.snapshot([victim]);
-      const path = route.path(device, command, victim.user);
+      const path = route.path(device, command, victim.user, batch);
       const res = await arena.appia.api(attacker.token, route.method, path, route.body);
       assert.equal(res.status, 404, `${route.method} ${path}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.error.code, 'itemNotFound');
 
       const text = JSON.stringify(res.body);
-      const otherIds = [...victim.devices.map((d) => d.id), ...Object.values(victim.commands).flat()].filter((id) => !path.toLowerCase().includes(id.toLowerCase()));
+      const otherIds = [...victim.devices.map((d) => d.id), ...Object.values(victim.commands).flat(), batch].filter((id) => !path.toLowerCase().includes(id.toLowerCase()));
       for (const secret of [...otherIds, 'victim-answer', 'victim laptop', 'example.com']) {
         assert.ok(!text.toLowerCase().includes(secret.toLowerCase()), `the answer reveals ${secret}: ${text}`);
       }
       for (const status of STATUSES) assert.doesNotMatch(res.body.error.message, new RegExp(`\\b${status}\\b`, 'i'), `the answer reveals a status: ${text}`);
       // the same route with ids that exist nowhere: the same answer, ids aside
-      const madeUp = { device: randomUUID(), command: '0'.repeat(12) + 'F'.repeat(32), user: `nobody-${randomUUID()}` };
-      const control = await arena.appia.api(attacker.token, route.method, route.path(madeUp.device, madeUp.command, madeUp.user), route.body);
+      const madeUp = { device: randomUUID(), command: '0'.repeat(12) + 'F'.repeat(32), user: `nobody-${randomUUID()}`, batch: '0'.repeat(12) + 'E'.repeat(32) };
+      const control = await arena.appia.api(attacker.token, route.method, route.path(madeUp.device, madeUp.command, madeUp.user, madeUp.batch), route.body);
       assert.equal(control.status, 404);
-      assert.deepEqual(normalised(res.body, [device, command, victim.user]), normalised(control.body, [madeUp.device, madeUp.command, madeUp.user]));
+      assert.deepEqual(normalised(res.body, [device, command, victim.user, batch]), normalised(control.body, [madeUp.device, madeUp.command, madeUp.user, madeUp.batch]));
       assert.equal(await arena.snapshot([victim]), before, 'nothing of the victim changed');
     });
   }
 
-  test('command batches: not built yet', { skip: 'command batches (DESIGN 9) are not served yet; add their routes to ROUTES above when they are' }, () => {});
+  test("another user's batches are not listed, and a batch naming the victim's device beside the attacker's own creates nothing for either", async () => {
+    const { attacker, victim } = arena;
+    const before = await arena.snapshot([victim]);
+    const listed = await arena.appia.api(attacker.token, 'GET', '/beta/me/commandBatches');
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.value, []);
+    const mixed = await arena.appia.api(attacker.token, 'POST', '/beta/me/commandBatches', {
+      deviceIds: [attacker.devices[0]!.id, device],
+      type: 'LaunchUri',
+      payload: { uri: 'https://x.test/' },
+    });
+    assert.equal(mixed.status, 404);
+    assert.equal(mixed.body.error.code, 'itemNotFound');
+    // and says no more than for a device that does not exist
+    const madeUp = randomUUID();
+    const control = await arena.appia.api(attacker.token, 'POST', '/beta/me/commandBatches', {
+      deviceIds: [attacker.devices[0]!.id, madeUp],
+      type: 'LaunchUri',
+      payload: { uri: 'https://x.test/' },
+    });
+    assert.equal(control.status, 404);
+    assert.deepEqual(normalised(mixed.body, [device]), normalised(control.body, [madeUp]));
+    assert.equal((await arena.appia.api(attacker.token, 'GET', `/beta/me/devices/${attacker.devices[0]!.id}/commands`)).body.value.length, 2, 'nothing was created');
+    // `all` is the caller's own devices only
+    const all = await arena.appia.api(attacker.token, 'POST', '/beta/me/commandBatches', { all: true, type: 'LaunchUri', payload: { uri: 'https://x.test/' } });
+    assert.equal(all.status, 201);
+    assert.equal(all.body.total, attacker.devices.length);
+    const commands = await arena.appia.api(attacker.token, 'GET', `/beta/me/commandBatches/${all.body.id}/commands`);
+    assert.deepEqual(commands.body.value.map((c: any) => c.batchId), attacker.devices.map(() => all.body.id));
+    const victimDevices = new Set(victim.devices.map((d) => d.id));
+    assert.ok(commands.body.value.every((c: any) => !victimDevices.has(c.deviceId)));
+    assert.equal(await arena.snapshot([victim]), before, 'nothing of the victim changed');
+  });
 
   test('a device reporting on another device\'s command is nacked "no such command", exactly as for an id that does not exist', async () => {
     const { victim } = arena;

@@ -67,4 +67,14 @@ describe('a postback\'s body', () => {
       sequence: 4,
     });
   });
+
+  test("of a batch's command carries its batchId and deviceId (DESIGN 9)", () => {
+    const record = {
+      id: '01A3', userId: 'alice', deviceId: 'd-2', type: 'LaunchUri', payloadJson: '{"uri":"https://example.com/"}', appServiceName: null,
+      packageFamilyName: null, permissionTicket: null, postBackUri: 'https://hooks.example.com/', status: 'requesting', error: null,
+      responsePayloadJson: null, customStatus: null, createdAt: t0, lastModifiedAt: t0, expiresAt: t0 + 24 * HOUR, attempts: 0, dueAt: null, batchId: '01B0',
+    };
+    const body = JSON.parse(postbackBody({ recordJson: JSON.stringify(record), sequence: 1 }));
+    assert.deepEqual([body.batchId, body.deviceId, body.sequence], ['01B0', 'd-2', 1]);
+  });
 });

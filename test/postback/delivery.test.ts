@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Webhook } from 'standardwebhooks';
-import { postbackWorld } from './world.js';
+import { eventually, postbackWorld } from './world.js';
 
 const work = { type: 'AppService', appServiceName: 'work', packageFamilyName: 'com.example.tests', payload: { n: 1 } };
 
@@ -50,7 +50,11 @@ describe('postbacks: every status change reaches the receiver', () => {
     assert.ok(histories[1]!.includes('custom'), 'the app service reported progress, which is a change too');
     assert.equal(w.receiver.arrivals.length, expected, 'nothing more: a command without postBackUri sends none');
 
-    const log = await w.log(a.id, created[1]!.id);
+    // the receiver has its 204 before the server records the attempt: read the log once every attempt is recorded
+    const log = await eventually(async () => {
+      const entries = await w.log(a.id, created[1]!.id);
+      return entries.every((d) => d.state !== 'pending') ? entries : undefined;
+    }, 'every delivery recorded');
     assert.deepEqual(log.map((d) => [d.sequence, d.status, d.state, d.attempts, d.lastResponseStatus, d.lastError, d.nextAttemptDateTime]),
       histories[1]!.map((status, n) => [n + 1, status, 'delivered', 1, 204, null, null]));
     assert.deepEqual(log.map((d) => d.webhookId), w.receiver.of(created[1]!.id).map((p) => p.webhookId));

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { FINAL_STATUSES } from '../../src/domain/policy.js';
 import type { Status } from '../../src/domain/status.js';
 import { OPEN_COMMAND } from '../../src/store/sql-shared.js';
+import { BATCH_SQL } from '../../src/store/batch-sql.js';
 import { MIGRATIONS, runMigrations } from '../../src/store/sqlite/migrations.js';
 import { BACKSTOP_FRAMES, DEFAULT_AUTOCHECKPOINT_FRAMES } from '../../src/store/sqlite/checkpointer.js';
 import { type CommandRow, SQL, commandFromRow, transitionSql } from '../../src/store/sqlite/statements.js';
@@ -369,7 +370,9 @@ describe('SQLite store', () => {
       assert.deepEqual(Object.keys(built), Object.keys(named));
       assert.deepEqual(built, named);
       assert.deepEqual(built, moved.command);
-      assert.ok(Object.values(built).every((v) => v !== null), 'every field told apart');
+      // a single create has no batch (the batch stories read batchId back): every other field is set
+      assert.equal(built.batchId, null);
+      assert.ok(Object.entries(built).every(([k, v]) => k === 'batchId' || v !== null), 'every field told apart');
     } finally {
       db.close();
     }
@@ -408,9 +411,16 @@ describe('SQLite store', () => {
       countDevices: /USING (COVERING )?INDEX devices_by_user \(user_id=\?\)/,
       findDeviceByTokenHash: /USING INDEX sqlite_autoindex_devices_2 \(token_hash=\?\)/,
       findIdempotent: /SEARCH k USING PRIMARY KEY \(user_id=\? AND key=\?\)/,
+      // DESIGN 9 (batchCounts groups one batch's rows by status, a sort of at most APPIA_MAX_BATCH_DEVICES rows)
+      getBatch: /USING INDEX sqlite_autoindex_command_batches_1 \(id=\?\)/,
+      listBatches: /USING (COVERING )?INDEX command_batches_by_user \(user_id=\? AND id<\?\)/,
+      listBatchCommands: /USING INDEX commands_by_batch \(batch_id=\? AND id>\?\)/,
+      listBatchCommandsByStatus: /USING INDEX commands_by_batch \(batch_id=\? AND id>\?\)/,
+      listOpenBatchCommands: /USING INDEX commands_by_batch \(batch_id=\? AND id>\?\)/,
     };
     const statements: Record<string, string> = {
       ...SQL,
+      ...BATCH_SQL,
       'transition, status only': transitionSql(0),
       'transition, every field': transitionSql(0b11111),
     };

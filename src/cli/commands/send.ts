@@ -7,6 +7,7 @@ import { SUCCEEDED } from '../outcomes.js';
 import { fields, printJson } from '../output.js';
 import { escapeControl } from '../terminal-text.js';
 import { waitAndReport } from '../wait-report.js';
+import { sendBatch } from './send-batch.js';
 
 const SEND_OPTIONS = {
   ...SERVER_OPTIONS,
@@ -15,14 +16,19 @@ const SEND_OPTIONS = {
   package: { type: 'string' },
   payload: { type: 'string' },
   wait: { type: 'boolean' },
+  all: { type: 'boolean' },
+  devices: { type: 'string' },
+  kind: { type: 'string' },
 } as const;
 
 export const sendCommand: CliCommand = {
   name: 'send',
-  summary: 'send a LaunchUri or AppService command to a device',
+  summary: 'send a LaunchUri or AppService command to a device, or to many as one batch',
   help: () => `Usage:
   ${hint('send DEVICE --uri URI')}
   ${hint('send DEVICE --app-service NAME --package PFN [--payload JSON]')}
+  ${hint('send --all [--kind KIND] --uri URI [--wait]')}
+  ${hint('send --devices A,B,C --uri URI [--wait]')}
 
 Sends a command to one of your devices (by id, or by name) and prints the new
 command's id and status. Follow it with \`${hint('status DEVICE COMMAND')}\`.
@@ -33,8 +39,14 @@ command's id and status. Follow it with \`${hint('status DEVICE COMMAND')}\`.
   --payload JSON        the AppService payload, a JSON object (default {})
   --wait                stay until the command finishes, showing each status change as it
                         happens, then its response payload (exit 1 unless it ${SUCCEEDED})
+  --all                 send to every one of your devices, as one batch
+  --kind KIND           with --all: only the devices of this kind (Desktop, Phone, ...)
+  --devices A,B,C       send to these devices (ids or names), as one batch
+                        (a batch with --wait shows a live summary such as
+                        "120 devices: 97 completed, 3 failed, 20 waiting" until every
+                        command is final; exit 1 unless all ${SUCCEEDED})
 
-With --json: the new command as the API returns it (with --wait: the final command).
+With --json: the new command (or batch) as the API returns it (with --wait: the final one).
 
 Options:
 ${serverOptionsHelp()}`,
@@ -44,10 +56,15 @@ ${serverOptionsHelp()}`,
       console.log(this.help());
       return 0;
     }
-    if (positionals.length !== 1) throw new CliError('give exactly one DEVICE (an id, or a name from `' + hint('devices') + '`); see --help');
+    const batch = values.all === true || values.devices !== undefined;
+    if (batch && positionals.length > 0) throw new CliError('give a DEVICE, or --all / --devices for a batch, not both');
+    if (!batch && values.kind !== undefined) throw new CliError('--kind goes with --all');
+    if (!batch && positionals.length !== 1) throw new CliError('give exactly one DEVICE (an id, or a name from `' + hint('devices') + '`); see --help');
     const body = commandBody(values);
     const target = serverTarget(values);
     const client = new ApiClient(target);
+    const options = { all: values.all === true, devices: values.devices, kind: values.kind, wait: values.wait === true, json: values.json === true };
+    if (batch) return reportingApiErrors(() => sendBatch(client, body, options));
     return reportingApiErrors(async () => {
       const device = await resolveDevice(client, positionals[0]!);
       const created = await client.post<CommandJson>(`/me/devices/${encodeURIComponent(device.id)}/commands`, body);

@@ -204,7 +204,7 @@ export function commandInput(body: Body, now: number, config: AppConfig, allow: 
   };
 }
 
-function idempotencyKey(request: FastifyRequest): string | undefined {
+export function idempotencyKey(request: FastifyRequest): string | undefined {
   const key = request.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
@@ -214,7 +214,7 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
 }
 
 /** `Prefer: wait=N` (N <= 60, DESIGN 2); undefined when not asked. */
-function preferWait(request: FastifyRequest): number | undefined {
+export function preferWait(request: FastifyRequest): number | undefined {
   const prefer = request.headers['prefer'];
   if (typeof prefer !== 'string') return undefined;
   const m = /(?:^|[,;\s])wait\s*=\s*"?(\d+)"?/i.exec(prefer);

@@ -23,7 +23,7 @@ export interface EventRoutesConfig extends AppConfig {
 }
 
 const EventsQuery = Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 20 })) });
-const STREAM = answers({ 200: textAnswer('text/event-stream', 'status events: id, event: status, data: {commandId, deviceId, status, dateTime, sequence, detail?}'), 204: NoContent });
+const STREAM = answers({ 200: textAnswer('text/event-stream', 'status events: id, event: status, data: {commandId, deviceId, batchId?, status, dateTime, sequence, detail?}'), 204: NoContent });
 
 /**
  * DESIGN 2, live status: Server-Sent Events of status changes.
@@ -62,9 +62,10 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
         const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
         // DESIGN 8: a stream is a hold, taken before anything is watched
         const release = app.holds.take(userId);
+        let batchId: string | null = null;
         const feed = new Feed(async (write) => {
           const history = await core.history(commandId);
-          for (const entry of history) write(entry, deviceId);
+          for (const entry of history) write(entry, { deviceId, batchId });
           return history.some((h) => isFinal(h.status)) ? 'done' : 'more';
         }, after ?? 0);
         const subscription = core.watchUser(userId, (m) => {
@@ -79,6 +80,7 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
           await subscription.ready;
           const command = isUuid(deviceId) && isCommandId(commandId) ? await core.getCommand(userId, deviceId, commandId) : undefined;
           if (!command) throw new AppiaError('notFound', `command ${request.params.commandId} was not found on device ${deviceId}`);
+          batchId = command.batchId;
           // Resuming after the final event: there is nothing more to say.
           const finalEntry = (await core.history(commandId)).find((h) => isFinal(h.status));
           finished = after !== undefined && finalEntry !== undefined && finalEntry.id <= after;
@@ -98,29 +100,29 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
       const { userId } = request.caller;
       const after = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
       const release = app.holds.take(userId);
-      const deviceOf = new Map<string, string>();
+      const placeOf = new Map<string, Place>();
       const feed = new Feed(async (write) => {
         for (;;) {
           const entries = await core.historySince(userId, feed.lastId, PAGE);
-          for (const entry of entries) write(entry, await deviceIdOf(entry.commandId));
+          for (const entry of entries) write(entry, await placeOfCommand(entry.commandId));
           if (entries.length < PAGE) return 'more';
         }
       }, after);
-      async function deviceIdOf(commandId: string): Promise<string | null> {
-        let deviceId = deviceOf.get(commandId);
-        if (deviceId === undefined) {
-          deviceId = await core.deviceOfCommand(commandId);
-          if (deviceId === undefined) return null;
-          remember(commandId, deviceId);
+      async function placeOfCommand(commandId: string): Promise<Place | null> {
+        let place = placeOf.get(commandId);
+        if (place === undefined) {
+          place = await core.placeOfCommand(commandId);
+          if (place === undefined) return null;
+          remember(commandId, place);
         }
-        return deviceId;
+        return place;
       }
-      function remember(commandId: string, deviceId: string): void {
-        if (deviceOf.size >= DEVICE_CACHE) deviceOf.clear();
-        deviceOf.set(commandId, deviceId);
+      function remember(commandId: string, place: Place): void {
+        if (placeOf.size >= DEVICE_CACHE) placeOf.clear();
+        placeOf.set(commandId, place);
       }
       const subscription = core.watchUser(userId, (m) => {
-        remember(m.commandId, m.deviceId);
+        remember(m.commandId, { deviceId: m.deviceId, batchId: m.batchId ?? null });
         feed.wake();
       });
       const unsubscribe = () => {
@@ -168,7 +170,10 @@ export function eventRoutes(deps: AppDeps, config: EventRoutesConfig): FastifyPl
   }
 }
 
-type Pump = (write: (entry: HistoryEntry, deviceId: string | null) => void) => Promise<'more' | 'done'>;
+/** where a command belongs: its device and (DESIGN 9) its batch */
+type Place = { readonly deviceId: string; readonly batchId: string | null };
+
+type Pump = (write: (entry: HistoryEntry, place: Place | null) => void) => Promise<'more' | 'done'>;
 
 /**
  * Reads events from the store after `lastId` whenever it is woken, one read
@@ -216,9 +221,9 @@ class Feed {
     try {
       do {
         this.#again = false;
-        const outcome = await this.#pump((entry, deviceId) => {
+        const outcome = await this.#pump((entry, place) => {
           if (entry.id <= this.lastId || stream.ended) return;
-          stream.event(entry, deviceId);
+          stream.event(entry, place);
           this.lastId = entry.id;
         });
         if (outcome === 'done') {
@@ -248,10 +253,11 @@ class EventStream {
     res.on('close', () => this.#closed());
   }
 
-  event(entry: HistoryEntry, deviceId: string | null): void {
+  event(entry: HistoryEntry, place: Place | null): void {
     const data = {
       commandId: entry.commandId,
-      deviceId,
+      deviceId: place?.deviceId ?? null,
+      ...(place?.batchId ? { batchId: place.batchId } : {}),
       status: entry.status,
       dateTime: isoTime(entry.at),
       sequence: entry.sequence,

@@ -18,6 +18,9 @@ import type {
   Store,
 } from '../store.js';
 import { tooManyDevices } from '../store.js';
+import type { BatchCommandQuery, BatchQuery, CreateBatchResult, NewBatch } from '../store.js';
+import type { BatchRecord } from '../../domain/batch.js';
+import { PostgresBatches } from './batches.js';
 import { type SqlPool, openPool } from './client.js';
 import { startupFailure } from './errors.js';
 import { LOCK_FEED_FOR_READING } from './feed.js';
@@ -94,11 +97,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 export class PostgresStore implements Store {
   readonly #db: QueryRunner;
   readonly #writes: PostgresWrites;
+  readonly #batches: PostgresBatches;
 
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
     this.#db = db;
     this.#writes = new PostgresWrites(db, now);
+    this.#batches = new PostgresBatches(db, now);
   }
 
   // ---- devices ----
@@ -197,6 +202,24 @@ export class PostgresStore implements Store {
 
   listUndelivered(before: number, limit: number): Promise<CommandRecord[]> {
     return this.#read('listUndelivered', [before, limit]);
+  }
+
+  // ---- command batches (DESIGN 9: batches.ts) ----
+
+  createBatch(batch: NewBatch, options?: CreateOptions): Promise<CreateBatchResult> {
+    return this.#batches.create(batch, options);
+  }
+
+  getBatch(userId: string, batchId: string): Promise<BatchRecord | undefined> {
+    return this.#batches.get(userId, batchId);
+  }
+
+  listBatches(userId: string, query: BatchQuery): Promise<BatchRecord[]> {
+    return this.#batches.list(userId, query);
+  }
+
+  listBatchCommands(userId: string, batchId: string, query: BatchCommandQuery): Promise<CommandRecord[]> {
+    return this.#batches.commands(userId, batchId, query);
   }
 
   // ---- history ----

@@ -179,5 +179,6 @@ export function commandRecord(row: CommandRecord): CommandRecord {
     expiresAt: row.expiresAt,
     attempts: row.attempts,
     dueAt: row.dueAt,
+    batchId: row.batchId,
   };
 }

@@ -161,6 +161,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX postbacks_due ON postbacks (next_attempt_at) WHERE state = 'pending';
     `,
   },
+  {
+    version: 5,
+    name: 'command batches',
+    // DESIGN 9: a batch row holds what never changes; its counts are read from its commands
+    sql: `
+      CREATE TABLE command_batches (
+        id         TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        total      INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX command_batches_by_user ON command_batches (user_id, id);
+      ALTER TABLE commands ADD COLUMN batch_id TEXT REFERENCES command_batches (id);
+      CREATE INDEX commands_by_batch ON commands (batch_id, id) WHERE batch_id IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -138,6 +138,7 @@ export type CommandRow = [
   expiresAt: number,
   attempts: number,
   dueAt: number | null,
+  batchId: string | null,
 ];
 
 export function commandFromRow(row: CommandRow | ChangeSourceRow | IdempotentRow): CommandRecord {
@@ -160,6 +161,7 @@ export function commandFromRow(row: CommandRow | ChangeSourceRow | IdempotentRow
     expiresAt: row[15],
     attempts: row[16],
     dueAt: row[17],
+    batchId: row[18],
   };
 }
 
@@ -175,12 +177,12 @@ export function commandsFromRows(rows: CommandRow[]): CommandRecord[] {
 
 /** `findIdempotent`: the first command, then the fingerprint its key was stored with */
 export type IdempotentRow = [...CommandRow, fingerprint: string | null];
-export const IDEMPOTENT_FINGERPRINT = 18;
+export const IDEMPOTENT_FINGERPRINT = 19;
 
 /** `commandForChange`: the command, then its rowid and the sequence of its latest history entry */
 export type ChangeSourceRow = [...CommandRow, rowid: number, lastSequence: number];
-export const CHANGE_ROWID = 18;
-export const CHANGE_LAST_SEQUENCE = 19;
+export const CHANGE_ROWID = 19;
+export const CHANGE_LAST_SEQUENCE = 20;
 
 /**
  * The fields a status change may set besides the status, each a bit of a

@@ -3,21 +3,10 @@ import type { CommandRecord, HistoryEntry } from '../../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import { postbackEntry } from '../sql-shared.js';
-import type {
-  ChainResult,
-  CommandQuery,
-  CreateDeviceOptions,
-  CreateOptions,
-  DeviceQuery,
-  CreateResult,
-  NewCommand,
-  NewDevice,
-  PostbackEntry,
-  PostbackOutcome,
-  PostbackSecrets,
-  StatusChange,
-  Store,
-} from '../store.js';
+import type { ChainResult, CommandQuery, CreateDeviceOptions, CreateOptions, DeviceQuery, CreateResult, NewCommand, NewDevice } from '../store.js';
+import type { BatchCommandQuery, BatchQuery, CreateBatchResult, NewBatch, PostbackEntry, PostbackOutcome, PostbackSecrets, StatusChange, Store } from '../store.js';
+import type { BatchRecord } from '../../domain/batch.js';
+import { SqliteBatchReads } from './batches.js';
 import { BACKSTOP_FRAMES, BackgroundCheckpointer, DEFAULT_AUTOCHECKPOINT_FRAMES } from './checkpointer.js';
 import { GroupCommit } from './group-commit.js';
 import { runMigrations } from './migrations.js';
@@ -79,6 +68,7 @@ export class SqliteStore implements Store {
   readonly #writer: Writer;
   readonly #checkpointer: BackgroundCheckpointer | undefined;
   readonly #now: () => number;
+  readonly #batches: SqliteBatchReads;
   #closed = false;
 
   /** use openSqliteStore */
@@ -93,6 +83,7 @@ export class SqliteStore implements Store {
   ) {
     this.#db = db;
     this.#s = prepareStatements(db);
+    this.#batches = new SqliteBatchReads(db);
     this.#now = options.now ?? Date.now;
     const checkpointer = options.backgroundCheckpoint
       ? new BackgroundCheckpointer({
@@ -128,11 +119,8 @@ export class SqliteStore implements Store {
   }
 
   listDevices(userId: string, query: DeviceQuery): Promise<DeviceRecord[]> {
-    return this.#read(() =>
-      query.status === undefined
-        ? this.#s.listDevices.all(userId, query.limit, query.offset)
-        : this.#s.listDevicesByStatus.all(userId, query.status, query.limit, query.offset),
-    );
+    const { limit, offset, status } = query;
+    return this.#read(() => (status === undefined ? this.#s.listDevices.all(userId, limit, offset) : this.#s.listDevicesByStatus.all(userId, status, limit, offset)));
   }
 
   connectDevice(deviceId: string, connectionId: string, at: number): Promise<boolean> {
@@ -162,11 +150,9 @@ export class SqliteStore implements Store {
   }
 
   listCommands(userId: string, deviceId: string, query: CommandQuery): Promise<CommandRecord[]> {
-    const before = query.beforeId ?? '~';
+    const { beforeId = '~', limit, status } = query;
     return this.#read(() =>
-      query.status === undefined
-        ? commandsFromRows(this.#s.listCommands.all(userId, deviceId, before, query.limit))
-        : commandsFromRows(this.#s.listCommandsByStatus.all(userId, deviceId, before, query.status, query.limit)),
+      commandsFromRows(status === undefined ? this.#s.listCommands.all(userId, deviceId, beforeId, limit) : this.#s.listCommandsByStatus.all(userId, deviceId, beforeId, status, limit)),
     );
   }
 
@@ -188,6 +174,21 @@ export class SqliteStore implements Store {
 
   listUndelivered(before: number, limit: number): Promise<CommandRecord[]> {
     return this.#read(() => commandsFromRows(this.#s.listUndelivered.all(before, limit)));
+  }
+
+  // ---- command batches (DESIGN 9: batches.ts) ----
+
+  createBatch(batch: NewBatch, options?: CreateOptions): Promise<CreateBatchResult> {
+    return this.#write('createBatch', batch, options, this.#now());
+  }
+  getBatch(userId: string, batchId: string): Promise<BatchRecord | undefined> {
+    return this.#read(() => this.#batches.get(userId, batchId));
+  }
+  listBatches(userId: string, query: BatchQuery): Promise<BatchRecord[]> {
+    return this.#read(() => this.#batches.list(userId, query));
+  }
+  listBatchCommands(userId: string, batchId: string, query: BatchCommandQuery): Promise<CommandRecord[]> {
+    return this.#read(() => this.#batches.commands(userId, batchId, query));
   }
 
   // ---- history ----

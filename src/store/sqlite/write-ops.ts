@@ -1,6 +1,8 @@
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
+import type { NewBatch } from '../store.js';
+import { createBatch } from './batches.js';
 import type { SqliteWrites } from './writes.js';
 
 /**
@@ -42,6 +44,8 @@ export const WRITE_OPS = {
   recordPostbackAttempt: op(true, (w, id: number, claimToken: string, outcome: PostbackOutcome) => w.recordPostbackAttempt(id, claimToken, outcome)),
   ensurePostbackSecrets: op(false, (w, userId: string, candidate: string) => w.s.ensurePostbackSecrets.get(userId, candidate)!),
   rotatePostbackSecret: op(false, (w, userId: string, next: string, previousUntil: number) => w.s.rotatePostbackSecret.get(userId, next, previousUntil)!),
+  // DESIGN 9: a batch and all its commands in one transaction
+  createBatch: op(true, (w, batch: NewBatch, options: CreateOptions | undefined, now: number) => createBatch(w, batch, options, now)),
 } as const;
 
 export type WriteOps = typeof WRITE_OPS;
