@@ -196,7 +196,6 @@ export class SqliteStore implements Store {
   listHistory(commandId: string): Promise<HistoryEntry[]> {
     return this.#read(() => this.#s.listHistory.all(commandId));
   }
-
   listUserHistorySince(userId: string, afterId: number, limit: number): Promise<HistoryEntry[]> {
     return this.#read(() => this.#s.listUserHistorySince.all(userId, afterId, limit));
   }
@@ -209,15 +208,12 @@ export class SqliteStore implements Store {
   claimPostbacks(now: number, limit: number, leaseMs: number): Promise<PostbackEntry[]> {
     return this.#write('claimPostbacks', now, limit, leaseMs);
   }
-
   recordPostbackAttempt(id: number, claimToken: string, outcome: PostbackOutcome): Promise<boolean> {
     return this.#write('recordPostbackAttempt', id, claimToken, outcome);
   }
-
   listPostbacks(commandId: string): Promise<PostbackEntry[]> {
     return this.#read(() => this.#s.listPostbacks.all(commandId).map(postbackEntry));
   }
-
   postbackDepth(): Promise<number> {
     return this.#read(() => this.#s.postbackDepth.get()!);
   }
@@ -227,7 +223,6 @@ export class SqliteStore implements Store {
   ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets> {
     return this.#write('ensurePostbackSecrets', userId, candidate);
   }
-
   rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets> {
     return this.#write('rotatePostbackSecret', userId, next, previousUntil);
   }
