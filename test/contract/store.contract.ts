@@ -10,6 +10,7 @@ import type { CreateOptions, CreateResult, NewCommand, NewDevice, StatusChange, 
 import { deviceStories } from './store-devices.stories.js';
 import { portStories } from './store-ports.stories.js';
 import { postbackStories } from './store-postbacks.stories.js';
+import { pairingStories } from './store-pairing.stories.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -509,6 +510,7 @@ export function storeContract(
     portStories(story);
     deviceStories(story);
     postbackStories(story);
+    pairingStories(story);
 
     describe('history feed', () => {
       story("a user's history can be followed from any event id, in order, and never shows another user's", async (w) => {

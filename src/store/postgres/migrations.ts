@@ -1,3 +1,4 @@
+import { pairingsTable } from '../pairing-sql.js';
 import type { SqlClient } from './client.js';
 
 /**
@@ -137,6 +138,12 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX postbacks_due ON postbacks (next_attempt_at) WHERE state = 'pending';
     `,
+  },
+  // version 2 is command batches'; 3 stands on 1 alone, so either applies first
+  {
+    version: 3,
+    name: 'device pairings',
+    sql: pairingsTable('postgres'),
   },
 ];
 

@@ -25,6 +25,7 @@ import { runMigrations } from './migrations.js';
 import { QueryRunner } from './runner.js';
 import type { StatementName } from './statements.js';
 import { PostgresWrites, statement } from './writes.js';
+import { PostgresPairings } from './pairing.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (any libpq-style URL node-postgres accepts) */
@@ -94,11 +95,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 export class PostgresStore implements Store {
   readonly #db: QueryRunner;
   readonly #writes: PostgresWrites;
+  readonly pairings: PostgresPairings;
 
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
     this.#db = db;
     this.#writes = new PostgresWrites(db, now);
+    this.pairings = new PostgresPairings(db);
   }
 
   // ---- devices ----

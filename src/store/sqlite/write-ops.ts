@@ -1,6 +1,7 @@
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
+import { PAIRING_WRITE_OPS } from './pairing-ops.js';
 import type { SqliteWrites } from './writes.js';
 
 /**
@@ -42,6 +43,7 @@ export const WRITE_OPS = {
   recordPostbackAttempt: op(true, (w, id: number, claimToken: string, outcome: PostbackOutcome) => w.recordPostbackAttempt(id, claimToken, outcome)),
   ensurePostbackSecrets: op(false, (w, userId: string, candidate: string) => w.s.ensurePostbackSecrets.get(userId, candidate)!),
   rotatePostbackSecret: op(false, (w, userId: string, next: string, previousUntil: number) => w.s.rotatePostbackSecret.get(userId, next, previousUntil)!),
+  ...PAIRING_WRITE_OPS,
 } as const;
 
 export type WriteOps = typeof WRITE_OPS;

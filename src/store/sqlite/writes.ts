@@ -54,6 +54,11 @@ export class SqliteWrites {
     return this.#s;
   }
 
+  /** the writing connection, for write tables that prepare statements of their own (pairing-ops.ts) */
+  get db(): Database.Database {
+    return this.#db;
+  }
+
   insertDevice(device: NewDevice, options: CreateDeviceOptions | undefined): DeviceRecord {
     // a user row exists for every owner, so devices can reference it
     this.#s.ensureUser.run(device.userId);
