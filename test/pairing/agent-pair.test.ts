@@ -44,7 +44,7 @@ describe('appia agent --pair', () => {
     t.after(() => agent.kill());
     const [, code] = await agent.printed(SHOWN_CODE);
     await agent.printed(/Waiting for the approval/);
-    assert.match(agent.output, new RegExp(`at ${appia.url}/ `));
+    assert.match(agent.output, new RegExp(`in the console at ${appia.url}/ `));
     assert.match(agent.output, new RegExp(`npx appia device approve ${code}`));
 
     const approved = await cli(['device', 'approve', code!.toLowerCase()]);

@@ -21,7 +21,7 @@ export async function pairAgent(options: { server: string; configPath: string; n
       onCode: ({ userCode, verificationUri, expiresIn }) => {
         print('');
         print(`  To pair this device, approve the code  ${userCode}`);
-        print(`  at ${verificationUri} (Devices, "Pair a device"), or run:`);
+        print(`  in the console at ${verificationUri} ("Pair a device"), or run:`);
         print(`    ${hint(`device approve ${userCode}`)}`);
         print('');
         print(`The code expires in ${Math.round(expiresIn / 60)} minutes. Waiting for the approval (Ctrl-C to stop) ...`);
