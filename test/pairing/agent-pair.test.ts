@@ -68,8 +68,8 @@ describe('appia agent --pair', () => {
     await agent.printed(/dry run: would open https:\/\/example\.com\/paired/);
     assert.equal(await agent.stop(), 0);
 
-    // the next start: no --token, no APPIA_URL; the config says both
-    const again = new CliProcess(['agent', '--dry-run', '--config', config], { PATH: path });
+    // the next start: no --token; the config says the token and its server, whatever APPIA_URL says
+    const again = new CliProcess(['agent', '--dry-run', '--config', config], { PATH: path, APPIA_URL: 'http://127.0.0.1:9' });
     t.after(() => again.kill());
     await again.printed(new RegExp(`connecting to ${appia.url} `));
     await again.printed(/ready: /);

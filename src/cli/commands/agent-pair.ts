@@ -1,5 +1,6 @@
+import { hostname } from 'node:os';
 import { saveAgentConfig } from '../../agent/agent-config.js';
-import { pairDevice, PairingError, thisDevice } from '../../agent/pairing.js';
+import { pairDevice, PairingError, type PairingOptions } from '../../device/index.js';
 import { CliError } from '../cli.js';
 import { hint } from '../invocation.js';
 import { escapeControl } from '../terminal-text.js';
@@ -15,7 +16,7 @@ export async function pairAgent(options: { server: string; configPath: string; n
   let paired;
   try {
     paired = await pairDevice({
-      server: options.server,
+      url: options.server,
       device: thisDevice(options.name),
       signal: options.signal,
       onCode: ({ userCode, verificationUri, expiresIn }) => {
@@ -44,4 +45,10 @@ export async function pairAgent(options: { server: string; configPath: string; n
   }
   print(`paired: this machine is device ${paired.deviceId}; its token is kept in ${options.configPath} (readable by you only)`);
   return paired.deviceToken;
+}
+
+/** This machine as it asks to be registered (`--name` overrides the name). */
+function thisDevice(name?: string): PairingOptions['device'] {
+  const platforms: Partial<Record<NodeJS.Platform, string>> = { linux: 'Linux', darwin: 'macOS', win32: 'Windows' };
+  return { name: name?.trim() || hostname(), kind: 'Desktop', platform: platforms[process.platform] ?? process.platform };
 }

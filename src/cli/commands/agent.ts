@@ -30,7 +30,8 @@ connected (reconnecting as needed), and runs the commands sent to the device.
   --config FILE       where the paired token is kept and read from (default $APPIA_AGENT_CONFIG or
                       ~/.config/appia/agent.json)
   --token T           a device token from \`${hint('device add')}\` (default $APPIA_DEVICE_TOKEN, else --config's)
-  --server URL        the Appia server (default $APPIA_URL, the one --config paired with, or ${DEFAULT_SERVER})
+  --server URL        the Appia server (default: the one a saved token was paired with, else $APPIA_URL
+                      or ${DEFAULT_SERVER})
   --dry-run           print LaunchUri commands instead of opening them (and report them completed)
   --handlers FILE     an ESM module of app services (export default { name: async (payload, ctx) => ({ ... }) });
                       its services are added to the built-in "ping" (a name it exports replaces the built-in one)
@@ -79,7 +80,8 @@ Ctrl-C stops it at once.`,
     if (!deviceToken && !values.pair) {
       throw new CliError(`a device token is needed: pair this machine with \`${hint('agent --pair')}\`, or pass --token / set APPIA_DEVICE_TOKEN (\`${hint('device add')}\` prints one)`);
     }
-    const server = (values.server ?? process.env['APPIA_URL'] ?? saved?.server ?? DEFAULT_SERVER).replace(/\/+$/, '');
+    // a saved token belongs to the server it was paired with: $APPIA_URL (which the user's own commands read) does not move it
+    const server = (values.server ?? (saved ? saved.server : (process.env['APPIA_URL'] ?? DEFAULT_SERVER))).replace(/\/+$/, '');
     let allowSchemes: ReadonlySet<string>;
     try {
       allowSchemes = allowedSchemes(values['allow-scheme'] ?? []);

@@ -1,14 +1,13 @@
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** RFC 8628 3.5: after `slow_down` a device waits 5 s longer, for good */
 const SLOW_DOWN_STEP_S = 5;
 
 export interface PairingOptions {
-  /** the Appia server, e.g. http://127.0.0.1:8080 */
-  readonly server: string;
+  /** the Appia server, e.g. http://127.0.0.1:8080 (as for `connect`) */
+  readonly url: string;
   /** what the device asks to be registered as */
-  readonly device: { readonly name: string; readonly kind: string; readonly platform: string };
+  readonly device: { readonly name: string; readonly kind?: string; readonly platform?: string; readonly model?: string; readonly manufacturer?: string };
   /** told the code once the server gave it (show it to the person who approves it) */
   readonly onCode: (code: { readonly userCode: string; readonly verificationUri: string; readonly verificationUriComplete?: string; readonly expiresIn: number }) => void;
   /** told each time the server asks the device to poll more slowly */
@@ -22,12 +21,6 @@ export class PairingError extends Error {
   override name = 'PairingError';
 }
 
-/** This machine as it asks to be registered (`--name` overrides the name). */
-export function thisDevice(name?: string): PairingOptions['device'] {
-  const platforms: Partial<Record<NodeJS.Platform, string>> = { linux: 'Linux', darwin: 'macOS', win32: 'Windows' };
-  return { name: name?.trim() || hostname(), kind: 'Desktop', platform: platforms[process.platform] ?? process.platform };
-}
-
 /**
  * DESIGN 10 (RFC 8628 as a device does it): asks the server for a code,
  * shows it, and polls for the device token no faster than told, until the
@@ -35,14 +28,22 @@ export function thisDevice(name?: string): PairingOptions['device'] {
  * expire (rejects PairingError). Aborting the signal stops it.
  *
  * @example
- * const { deviceId, deviceToken } = await pairDevice({ server, device: thisDevice(), onCode: ({ userCode }) => console.log(userCode) });
+ * import { connect, pairDevice } from 'appia/device';
+ *
+ * const { deviceToken } = await pairDevice({
+ *   url: 'http://127.0.0.1:8080',
+ *   device: { name: 'Hall kiosk', kind: 'Desktop', platform: 'Linux' },
+ *   onCode: ({ userCode, verificationUri }) => console.log(`approve ${userCode} at ${verificationUri}`),
+ * });
+ * // keep deviceToken somewhere only this device can read, then:
+ * const device = await connect({ url: 'http://127.0.0.1:8080', token: deviceToken });
  */
 export async function pairDevice(options: PairingOptions): Promise<{ deviceId: string; deviceToken: string }> {
   const fetchImpl = options.fetch ?? fetch;
   const post = async (path: string, body: unknown) => {
     let response: Response;
     try {
-      response = await fetchImpl(`${options.server}${path}`, {
+      response = await fetchImpl(`${options.url.replace(/\/+$/, '')}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
@@ -51,7 +52,7 @@ export async function pairDevice(options: PairingOptions): Promise<{ deviceId: s
     } catch (err) {
       if (options.signal?.aborted) throw err;
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new PairingError(`cannot reach the Appia server at ${options.server} (${cause})`);
+      throw new PairingError(`cannot reach the Appia server at ${options.url} (${cause})`);
     }
     let json: Record<string, unknown> = {};
     try {
