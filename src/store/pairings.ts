@@ -2,6 +2,16 @@ import type { DeviceRecord } from '../domain/device.js';
 import type { PollOutcome } from '../domain/pairing.js';
 
 /**
+ * DESIGN 10: every Store has `pairings`. Declared here, beside the pairing
+ * types, and merged into store.ts's Store interface (which keeps to its size).
+ */
+declare module './store.js' {
+  interface Store {
+    readonly pairings: PairingStore;
+  }
+}
+
+/**
  * DESIGN 10: the pairings a device asked for, part of the Store (each
  * adapter has a pairing.ts). Codes are kept only as hashes: `idHash` of the
  * device's secret pairing id, `userCodeHash` of the code its owner types.

@@ -3,7 +3,6 @@ import type { CommandRecord, HistoryEntry } from '../domain/command.js';
 import type { DeviceRecord, DeviceStatus } from '../domain/device.js';
 import { AppiaError } from '../domain/errors.js';
 import type { Status } from '../domain/status.js';
-import type { PairingStore } from './pairings.js';
 
 export type { StatusChange } from '../domain/change.js';
 
@@ -140,9 +139,6 @@ export interface Store {
   ensurePostbackSecrets(userId: string, candidate: string): Promise<PostbackSecrets>;
   /** makes `next` the current secret; the old current one keeps signing until `previousUntil` */
   rotatePostbackSecret(userId: string, next: string, previousUntil: number): Promise<PostbackSecrets>;
-
-  // ---- device pairing (DESIGN 10) ----
-  readonly pairings: PairingStore;
 
   /** resolves when the store answers (readiness) */
   ping(): Promise<void>;

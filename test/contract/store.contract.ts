@@ -8,9 +8,9 @@ import { commandId } from '../../src/domain/ids.js';
 import type { Status } from '../../src/domain/status.js';
 import type { CreateOptions, CreateResult, NewCommand, NewDevice, StatusChange, Store } from '../../src/store/store.js';
 import { deviceStories } from './store-devices.stories.js';
+import { pairingStories } from './store-pairing.stories.js';
 import { portStories } from './store-ports.stories.js';
 import { postbackStories } from './store-postbacks.stories.js';
-import { pairingStories } from './store-pairing.stories.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -507,10 +507,10 @@ export function storeContract(
       });
     });
 
+    pairingStories(story);
     portStories(story);
     deviceStories(story);
     postbackStories(story);
-    pairingStories(story);
 
     describe('history feed', () => {
       story("a user's history can be followed from any event id, in order, and never shows another user's", async (w) => {

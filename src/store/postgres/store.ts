@@ -93,15 +93,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
  * statements and the feed lock (feed.ts) give here.
  */
 export class PostgresStore implements Store {
+  readonly pairings: PostgresPairings;
   readonly #db: QueryRunner;
   readonly #writes: PostgresWrites;
-  readonly pairings: PostgresPairings;
 
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
+    this.pairings = new PostgresPairings(db);
     this.#db = db;
     this.#writes = new PostgresWrites(db, now);
-    this.pairings = new PostgresPairings(db);
   }
 
   // ---- devices ----

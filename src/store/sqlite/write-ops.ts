@@ -1,7 +1,7 @@
+import { PAIRING_WRITE_OPS } from './pairing-ops.js';
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
-import { PAIRING_WRITE_OPS } from './pairing-ops.js';
 import type { SqliteWrites } from './writes.js';
 
 /**
@@ -26,6 +26,7 @@ function op<A extends unknown[], R>(multiStatement: boolean, run: (w: SqliteWrit
  * of its own file, spread in below) and one Store method that submits it.
  */
 export const WRITE_OPS = {
+  ...PAIRING_WRITE_OPS,
   insertDevice: op(true, (w, device: NewDevice, options: CreateDeviceOptions | undefined) => w.insertDevice(device, options)),
   connectDevice: op(false, (w, deviceId: string, connectionId: string, at: number) => w.s.connectDevice.run(at, connectionId, deviceId).changes > 0),
   setDevicePresence: op(
@@ -43,7 +44,6 @@ export const WRITE_OPS = {
   recordPostbackAttempt: op(true, (w, id: number, claimToken: string, outcome: PostbackOutcome) => w.recordPostbackAttempt(id, claimToken, outcome)),
   ensurePostbackSecrets: op(false, (w, userId: string, candidate: string) => w.s.ensurePostbackSecrets.get(userId, candidate)!),
   rotatePostbackSecret: op(false, (w, userId: string, next: string, previousUntil: number) => w.s.rotatePostbackSecret.get(userId, next, previousUntil)!),
-  ...PAIRING_WRITE_OPS,
 } as const;
 
 export type WriteOps = typeof WRITE_OPS;

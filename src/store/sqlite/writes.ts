@@ -54,7 +54,7 @@ export class SqliteWrites {
     return this.#s;
   }
 
-  /** the writing connection, for write tables that prepare statements of their own (pairing-ops.ts) */
+  /** the connection, for writes kept in files of their own (batches.ts) */
   get db(): Database.Database {
     return this.#db;
   }
