@@ -97,10 +97,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'authFailureLimit', env: 'APPIA_AUTH_FAILURE_LIMIT', flag: '--auth-failure-limit', kind: 'int', def: 30, min: 0, help: 'failed authentications per second per client address, API and device upgrades (then 429)' },
   { key: 'maxDevicesPerUser', env: 'APPIA_MAX_DEVICES_PER_USER', flag: '--max-devices-per-user', kind: 'int', def: 1000, min: 0, help: 'registered devices per user (then 409)' },
   { key: 'maxStreamsPerUser', env: 'APPIA_MAX_STREAMS_PER_USER', flag: '--max-streams-per-user', kind: 'int', def: 100, min: 0, help: 'open event streams and Prefer: wait holds per user (then 429)' },
+  { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },
   { key: 'pairingTtlMs', env: 'APPIA_PAIRING_TTL_MS', flag: '--pairing-ttl-ms', kind: 'int', def: 600000, min: 1000, max: 86400000, help: 'how long a device pairing code can be approved' },
   { key: 'pairingIntervalMs', env: 'APPIA_PAIRING_INTERVAL_MS', flag: '--pairing-interval-ms', kind: 'int', def: 5000, min: 1000, max: 60000, help: "a pairing device's wait between polls (rounded up to seconds)" },
   { key: 'pairingGuessLimit', env: 'APPIA_PAIRING_GUESS_LIMIT', flag: '--pairing-guess-limit', kind: 'int', def: 10, min: 0, help: 'wrong pairing codes per minute per user and per address (then 429)' },
-  { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },
 ];
 
 export class ConfigError extends Error {
