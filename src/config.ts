@@ -41,6 +41,12 @@ export interface Config {
   readonly maxDevicesPerUser: number;
   /** open SSE streams plus `Prefer: wait` holds per user */
   readonly maxStreamsPerUser: number;
+  /** DESIGN 10: how long a pairing code can be approved */
+  readonly pairingTtlMs: number;
+  /** DESIGN 10: the wait between a pairing device's polls (whole seconds) */
+  readonly pairingIntervalMs: number;
+  /** DESIGN 10: wrong pairing codes per minute per user and per client address (then 429) */
+  readonly pairingGuessLimit: number;
   /** concurrent connections to the port (HTTP and device WebSockets); more are dropped */
   readonly maxConnections: number;
   /** DESIGN 9: devices in one command batch */
@@ -95,6 +101,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'maxStreamsPerUser', env: 'APPIA_MAX_STREAMS_PER_USER', flag: '--max-streams-per-user', kind: 'int', def: 100, min: 0, help: 'open event streams and Prefer: wait holds per user (then 429)' },
   { key: 'maxBatchDevices', env: 'APPIA_MAX_BATCH_DEVICES', flag: '--max-batch-devices', kind: 'int', def: 10000, min: 0, help: 'devices in one command batch (then 413)' },
   { key: 'maxConnections', env: 'APPIA_MAX_CONNECTIONS', flag: '--max-connections', kind: 'int', def: 10000, min: 0, help: 'concurrent connections, devices included (more are dropped)' },
+  { key: 'pairingTtlMs', env: 'APPIA_PAIRING_TTL_MS', flag: '--pairing-ttl-ms', kind: 'int', def: 600000, min: 1000, max: 86400000, help: 'how long a device pairing code can be approved' },
+  { key: 'pairingIntervalMs', env: 'APPIA_PAIRING_INTERVAL_MS', flag: '--pairing-interval-ms', kind: 'int', def: 5000, min: 1000, max: 60000, help: "a pairing device's wait between polls (rounded up to seconds)" },
+  { key: 'pairingGuessLimit', env: 'APPIA_PAIRING_GUESS_LIMIT', flag: '--pairing-guess-limit', kind: 'int', def: 10, min: 0, help: 'wrong pairing codes per minute per user and per address (then 429)' },
 ];
 
 export class ConfigError extends Error {

@@ -61,6 +61,9 @@ export function createApi(token, onUnauthorized) {
 
   return {
     token,
+    // DESIGN 10: the code a pairing device shows (any case, with or without its dash)
+    approvePairing: (userCode) => call('POST', `${BASE}/devicePairings`, { userCode }),
+    denyPairing: (userCode) => call('POST', `${BASE}/devicePairings/deny`, { userCode }),
     async devices() {
       return (await call('GET', `${BASE}/devices?$top=200`)).value;
     },

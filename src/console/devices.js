@@ -51,7 +51,7 @@ export function DeviceList({ devices, error, selectedId, onSelect }) {
       ${devices === null
         ? html`<p class="muted">Loading…</p>`
         : devices.length === 0
-          ? html`<p class="muted">No devices yet. Add one with <code>appia device add --name "My laptop"</code>.</p>`
+          ? html`<p class="muted">No devices yet. Run <code>appia agent --pair</code> on one and approve its code below.</p>`
           : html`<ul class="device-list">
               ${devices.map(
                 (d) => html`<li key=${d.id}>

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { DeviceList, useDevices } from './devices.js';
+import { PairForm } from './pairing.js';
 import { useUserEvents } from './events.js';
 import { CommandList, useCommands } from './commands.js';
 import { CommandDetail } from './command-detail.js';
@@ -75,6 +76,7 @@ export function Workspace({ api, user, onSignOut }) {
     <div class="layout">
       <aside>
         <${DeviceList} devices=${devices} error=${devicesError} selectedId=${deviceId} onSelect=${selectDevice} />
+        <${PairForm} api=${api} />
         <section class="card" aria-labelledby="chart-title">
           <h2 id="chart-title">Finished per second <span class=${`stream ${streamState === 'open' ? 'live' : ''}`}>${streamState === 'open' ? 'live' : streamState}</span></h2>
           <${RateChart} finals=${finals} now=${now} />

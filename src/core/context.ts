@@ -9,6 +9,10 @@ export interface CoreTimings extends Timings {
   readonly maxAttempts: number;
   readonly defaultTtlMs: number;
   readonly maxOpenCommands: number;
+  /** DESIGN 10: how long a pairing code can be approved, and an approved device has to collect its token */
+  readonly pairingTtlMs?: number;
+  /** DESIGN 10: the wait between polls a pairing device is told (whole seconds, at least 1) */
+  readonly pairingIntervalMs?: number;
   /** registered devices per user (DESIGN 8); absent or 0 = no limit */
   readonly maxDevicesPerUser?: number;
   /** devices in one command batch (DESIGN 9); absent or 0 = no limit */

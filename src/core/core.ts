@@ -13,6 +13,7 @@ import { createCommand, type CommandInput, type CreateCommandOptions } from './c
 import { cryptoIds, hashDeviceToken, type IdSource } from './ids.js';
 import * as postbacks from './postbacks.js';
 import type { PostbackEntry, PostbackOutcome, PostbackSecrets } from './postbacks.js';
+import { DevicePairing } from './pairing.js';
 import { DeviceSession, type Outlet, type SessionHooks } from './session.js';
 import { Timers, type TimerOptions } from './timers.js';
 import { FinalWaiters } from './waiters.js';
@@ -59,6 +60,8 @@ export class CommandCore {
   readonly #waiters: FinalWaiters;
   readonly #postbackListeners = new Set<() => void>();
   readonly timers: Timers;
+  /** DESIGN 10: device pairing (RFC 8628) */
+  readonly pairing: DevicePairing;
 
   constructor(deps: CoreDeps) {
     this.#ctx = {
@@ -77,6 +80,7 @@ export class CommandCore {
     this.#waiters = new FinalWaiters(deps.store, deps.bus);
     this.#writer = new StatusWriter(this.#ctx, (command) => this.#waiters.stored(command));
     this.timers = new Timers(this.#ctx, this.#writer, deps.timers);
+    this.pairing = new DevicePairing(this.#ctx);
   }
 
   /** the core's clock (epoch ms) */

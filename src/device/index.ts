@@ -23,3 +23,5 @@ export type { CommandContext, CommandHandler, ConnectionStatus, DeviceLogger } f
 export type { CommandReport, DeviceCommand, Report, StateReport } from './protocol.js';
 export { connectUrl } from './protocol.js';
 export { DeviceAuthError, DeviceClosedError, ReportRefusedError } from './errors.js';
+export { pairDevice, PairingError } from './pairing.js';
+export type { PairingOptions } from './pairing.js';

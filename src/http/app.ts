@@ -21,6 +21,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { registerOpenapi } from './routes/openapi.js';
 import { consoleRoutes } from './routes/console.js';
+import { pairingRoutes } from './routes/pairing.js';
 
 export type { AppConfig, AppDeps, Authenticator, Caller, WellKnown } from './context.js';
 
@@ -87,6 +88,9 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
   app.register(metadataRoutes());
   if (deps.metrics) app.register(metricsRoutes(deps.metrics));
   app.register(consoleRoutes());
+  // DESIGN 10: the device's pairing calls (no token) and the owner's approval under the Graph roots share their limits
+  const pairing = pairingRoutes(deps, config);
+  app.register(pairing.devices);
   for (const prefix of ['/beta', '/v1.0']) {
     app.register(
       async (graph) => {
@@ -120,6 +124,7 @@ export function buildApp(deps: AppDeps, config: AppConfig, serverOptions: Fastif
         await graph.register(batchRoutes(deps, config));
         await graph.register(eventRoutes(deps, config));
         await graph.register(postbackRoutes(deps));
+        await graph.register(pairing.owner);
       },
       { prefix },
     );

@@ -9,12 +9,15 @@ import ipaddr from 'ipaddr.js';
 export class RateLimiter {
   readonly #limit: number;
   readonly #now: () => number;
+  readonly #windowMs: number;
   #window = -1;
   #counts = new Map<string, number>();
 
-  constructor(limitPerSecond: number, now: () => number = Date.now) {
+  /** `windowMs`: the window the limit counts in (default one second; the pairing codes' guesses count per minute) */
+  constructor(limitPerSecond: number, now: () => number = Date.now, windowMs = 1000) {
     this.#limit = limitPerSecond;
     this.#now = now;
+    this.#windowMs = windowMs;
   }
 
   /** counts one event; true when it is within the limit */
@@ -32,7 +35,7 @@ export class RateLimiter {
 
   /** events of `key` in the current window */
   count(key: string): number {
-    const window = Math.floor(this.#now() / 1000);
+    const window = Math.floor(this.#now() / this.#windowMs);
     if (window !== this.#window) {
       this.#window = window;
       this.#counts = new Map();
@@ -42,7 +45,7 @@ export class RateLimiter {
 
   /** seconds until the current window ends, at least 1 */
   retryAfter(): number {
-    return Math.max(1, Math.ceil((1000 - (this.#now() % 1000)) / 1000));
+    return Math.max(1, Math.ceil((this.#windowMs - (this.#now() % this.#windowMs)) / 1000));
   }
 }
 

@@ -9,6 +9,7 @@ import type { Status } from '../../src/domain/status.js';
 import type { CreateOptions, CreateResult, NewCommand, NewDevice, StatusChange, Store } from '../../src/store/store.js';
 import { batchStories } from './store-batches.stories.js';
 import { deviceStories } from './store-devices.stories.js';
+import { pairingStories } from './store-pairing.stories.js';
 import { portStories } from './store-ports.stories.js';
 import { postbackStories } from './store-postbacks.stories.js';
 
@@ -507,6 +508,7 @@ export function storeContract(
       });
     });
 
+    pairingStories(story);
     portStories(story);
     deviceStories(story);
     postbackStories(story);

@@ -150,4 +150,23 @@ describe("another user's things, on every route", () => {
     }
     assert.equal(await arena.snapshot([victim]), before);
   });
+
+  test("device pairing (DESIGN 10): a code the victim approved is 404 to the attacker, the attacker's approval makes no device and leaves the victim's as it was", async () => {
+    const { attacker, victim } = arena;
+    const asked = await fetch(`${arena.appia.url}/devices/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'victim kiosk' }) });
+    const { userCode } = (await asked.json()) as { userCode: string };
+    const approved = await arena.appia.api(victim.token, 'POST', '/beta/me/devicePairings', { userCode });
+    assert.equal(approved.status, 201);
+    const attackerDevices = async () => (await arena.appia.api(attacker.token, 'GET', '/beta/me/devices')).body.value.map((d: { id: string }) => d.id);
+    const before = await attackerDevices();
+    for (const path of ['/beta/me/devicePairings', '/beta/me/devicePairings/deny']) {
+      const res = await arena.appia.api(attacker.token, 'POST', path, { userCode });
+      assert.equal(res.status, 404, path);
+      assert.equal(res.body.error.code, 'itemNotFound');
+      assert.ok(!JSON.stringify(res.body).includes('victim kiosk'));
+    }
+    assert.deepEqual(await attackerDevices(), before);
+    assert.equal((await arena.appia.api(attacker.token, 'GET', `/beta/me/devices/${approved.body.id}`)).status, 404);
+    assert.equal((await arena.appia.api(victim.token, 'GET', `/beta/me/devices/${approved.body.id}`)).body.name, 'victim kiosk');
+  });
 });

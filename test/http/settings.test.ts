@@ -9,7 +9,17 @@ const LIMITS = [
   ['maxDevicesPerUser', 'APPIA_MAX_DEVICES_PER_USER', '--max-devices-per-user', 1000],
   ['maxStreamsPerUser', 'APPIA_MAX_STREAMS_PER_USER', '--max-streams-per-user', 100],
   ['maxConnections', 'APPIA_MAX_CONNECTIONS', '--max-connections', 10000],
+  ['pairingGuessLimit', 'APPIA_PAIRING_GUESS_LIMIT', '--pairing-guess-limit', 10],
 ] as const;
+
+test('DESIGN 10: a pairing code lasts APPIA_PAIRING_TTL_MS (default 10 minutes) and the device polls every APPIA_PAIRING_INTERVAL_MS (5 s); neither can be 0', () => {
+  const defaults = parseConfig([], {});
+  assert.deepEqual([defaults.pairingTtlMs, defaults.pairingIntervalMs], [600_000, 5000]);
+  assert.equal(parseConfig(['--pairing-ttl-ms', '120000'], {}).pairingTtlMs, 120_000);
+  assert.equal(parseConfig([], { APPIA_PAIRING_INTERVAL_MS: '2000' }).pairingIntervalMs, 2000);
+  assert.throws(() => parseConfig(['--pairing-ttl-ms', '0'], {}), /--pairing-ttl-ms must be at least 1000/);
+  assert.throws(() => parseConfig([], { APPIA_PAIRING_INTERVAL_MS: '0' }), /APPIA_PAIRING_INTERVAL_MS must be at least 1000/);
+});
 
 test('every new limit has its DESIGN 8 default, is set by its variable or its flag (the flag wins), and 0 is accepted as off', () => {
   const defaults = parseConfig([], {});

@@ -79,8 +79,25 @@ describe('SQLite store', () => {
     }
   });
 
-  test('migrations are numbered 1, 2, 3... with no gaps or repeats', () => {
-    assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
+  test('migrations are listed in increasing order of version, each version once', () => {
+    const versions = MIGRATIONS.map((m) => m.version);
+    assert.deepEqual(versions, [...new Set(versions)].sort((a, b) => a - b));
+    assert.equal(versions[0], 1);
+  });
+
+  test('a database that has a later version but lacks an earlier one gets the earlier one, once', () => {
+    const db = new Database(':memory:');
+    try {
+      const later = MIGRATIONS.filter((m) => m.version !== 5);
+      runMigrations(db, Date.now, later);
+      const arriving = { version: 5, name: 'a migration numbered before one applied already', sql: 'CREATE TABLE arrived_later (id INTEGER PRIMARY KEY) STRICT' };
+      const all = [...later.filter((m) => m.version < 5), arriving, ...later.filter((m) => m.version > 5)];
+      assert.deepEqual(runMigrations(db, Date.now, all), [5]);
+      assert.deepEqual(runMigrations(db, Date.now, all), []);
+      assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), all.map((m) => m.version));
+    } finally {
+      db.close();
+    }
   });
 
   test('a database migrated by a newer Appia is refused rather than misread', async () => {

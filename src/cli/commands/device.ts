@@ -17,15 +17,21 @@ const DEVICE_OPTIONS = {
 
 export const deviceCommand: CliCommand = {
   name: 'device',
-  summary: 'register a device (prints its device token) or remove one',
+  summary: 'register a device (prints its device token), approve a pairing code, or remove one',
   help: () => `Usage:
   ${hint('device add --name NAME [--kind Desktop] [--platform P] [--model M] [--manufacturer M]')}
+  ${hint('device approve CODE')}
+  ${hint('device deny CODE')}
   ${hint('device remove DEVICE')}
 
 add     registers a device for you and prints its id and its device token (shown once)
+approve registers the device showing CODE (\`${hint('agent --pair')}\` shows one) as yours; it
+        collects its token itself. Case and the dash do not matter
+deny    refuses CODE: that device's pairing ends
 remove  removes a device (by id or name): its token stops working, its open commands end
 
-With --json: add prints the new device with its deviceToken; remove prints {"id", "removed": true}.
+With --json: add prints the new device with its deviceToken; approve prints the new device;
+deny prints {"userCode", "denied": true}; remove prints {"id", "removed": true}.
 
 Options:
 ${serverOptionsHelp()}`,
@@ -66,6 +72,28 @@ ${serverOptionsHelp()}`,
         return 0;
       });
     }
+    if (action === 'approve' || action === 'deny') {
+      if (rest.length !== 1 || !rest[0]!.trim()) throw new CliError(`usage: ${hint(`device ${action} CODE`)} (the code \`${hint('agent --pair')}\` shows on the device)`);
+      const userCode = rest[0]!.trim();
+      const client = new ApiClient(serverTarget(values));
+      return reportingApiErrors(async () => {
+        if (action === 'deny') {
+          await client.post('/me/devicePairings/deny', { userCode });
+          if (values.json) printJson({ userCode, denied: true });
+          else console.log(escapeControl(`Pairing code ${userCode} denied: that device's pairing ends.`));
+          return 0;
+        }
+        const device = await client.post<DeviceJson>('/me/devicePairings', { userCode });
+        if (values.json) {
+          printJson(device);
+          return 0;
+        }
+        console.log(escapeControl(`Device paired: ${device.name}`));
+        console.log(fields([['id', device.id]]));
+        console.log('It collects its device token itself and connects at its next poll (within seconds).');
+        return 0;
+      });
+    }
     if (action === 'remove') {
       if (rest.length !== 1) throw new CliError(`usage: ${hint('device remove DEVICE')} (an id, or a name from \`${hint('devices')}\`)`);
       const client = new ApiClient(serverTarget(values));
@@ -78,6 +106,6 @@ ${serverOptionsHelp()}`,
       });
     }
     if (action === undefined) throw new CliError(`say what to do: \`${hint('device add --name NAME')}\` or \`${hint('device remove DEVICE')}\` (see --help)`);
-    throw new CliError(`unknown action ${JSON.stringify(action)}: use \`${hint('device add')}\` or \`${hint('device remove')}\``);
+    throw new CliError(`unknown action ${JSON.stringify(action)}: use \`${hint('device add')}\`, \`${hint('device approve')}\`, \`${hint('device deny')}\` or \`${hint('device remove')}\``);
   },
 };

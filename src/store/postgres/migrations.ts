@@ -1,3 +1,4 @@
+import { pairingsTable } from '../pairing-sql.js';
 import type { SqlClient } from './client.js';
 
 /**
@@ -153,6 +154,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE commands ADD COLUMN batch_id TEXT COLLATE "C" REFERENCES command_batches (id);
       CREATE INDEX commands_by_batch ON commands (batch_id, id) WHERE batch_id IS NOT NULL;
     `,
+  },
+  {
+    version: 3,
+    name: 'device pairings',
+    sql: pairingsTable('postgres'),
   },
 ];
 

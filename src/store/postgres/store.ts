@@ -28,6 +28,7 @@ import { runMigrations } from './migrations.js';
 import { QueryRunner } from './runner.js';
 import type { StatementName } from './statements.js';
 import { PostgresWrites, statement } from './writes.js';
+import { PostgresPairings } from './pairing.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (any libpq-style URL node-postgres accepts) */
@@ -95,12 +96,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
  * statements and the feed lock (feed.ts) give here.
  */
 export class PostgresStore implements Store {
+  readonly pairings: PostgresPairings;
   readonly #db: QueryRunner;
   readonly #writes: PostgresWrites;
   readonly #batches: PostgresBatches;
 
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
+    this.pairings = new PostgresPairings(db);
     this.#db = db;
     this.#writes = new PostgresWrites(db, now);
     this.#batches = new PostgresBatches(db, now);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { pairingsTable } from '../pairing-sql.js';
 import { PRESENT_DEVICE, WAKE_AT } from '../sql-shared.js';
 
 /**
@@ -177,21 +178,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX commands_by_batch ON commands (batch_id, id) WHERE batch_id IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'device pairings',
+    sql: pairingsTable('sqlite'),
+  },
 ];
 
 /**
  * Brings the database up to the newest migration, each in its own
  * transaction. Returns the versions it applied (none when already current).
+ * Every version it lacks is applied, a lower one after a higher one too: a
+ * number may be held for a migration that arrives later, so migrations that
+ * may meet in either order must not depend on each other.
  * Refuses a database that a newer Appia has migrated past what this one knows.
  */
-export function runMigrations(db: Database.Database, now: () => number = Date.now): number[] {
+export function runMigrations(db: Database.Database, now: () => number = Date.now, migrations: readonly Migration[] = MIGRATIONS): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   ) STRICT`);
   const applied = new Set(db.prepare<[], number>('SELECT version FROM schema_migrations').pluck().all());
-  const newest = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+  const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
   const unknown = [...applied].filter((v) => v > newest);
   if (unknown.length > 0) {
     throw new Error(
@@ -201,7 +210,7 @@ export function runMigrations(db: Database.Database, now: () => number = Date.no
   const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const done: number[] = [];
-  for (const migration of MIGRATIONS) {
+  for (const migration of migrations) {
     if (applied.has(migration.version)) continue;
     // immediate: take the write lock first, then look again, so two processes
     // opening one new file cannot both apply the same migration

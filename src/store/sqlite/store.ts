@@ -15,6 +15,7 @@ import { closedError, storeError } from './errors.js';
 import { ownerOnlyDatabaseFiles } from './file-modes.js';
 import { readPragmas, type SqlitePragmas, type SqliteStoreOptions } from './options.js';
 import { SqliteWrites } from './writes.js';
+import { SqlitePairings } from './pairing.js';
 import { openConnection } from './connection.js';
 import type { WriteArgs, WriteName, WriteResult } from './write-ops.js';
 import { InlineWriter, ThreadWriter, type Writer, type WriterThreadData } from './writer.js';
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
   readonly #now: () => number;
   readonly #batches: SqliteBatchReads;
   #closed = false;
+  readonly pairings = new SqlitePairings((name, ...args) => this.#write(name, ...args));
 
   /** use openSqliteStore */
   constructor(

@@ -1,3 +1,4 @@
+import { PAIRING_WRITE_OPS } from './pairing-ops.js';
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
@@ -27,6 +28,7 @@ function op<A extends unknown[], R>(multiStatement: boolean, run: (w: SqliteWrit
  * of its own file, spread in below) and one Store method that submits it.
  */
 export const WRITE_OPS = {
+  ...PAIRING_WRITE_OPS,
   insertDevice: op(true, (w, device: NewDevice, options: CreateDeviceOptions | undefined) => w.insertDevice(device, options)),
   connectDevice: op(false, (w, deviceId: string, connectionId: string, at: number) => w.s.connectDevice.run(at, connectionId, deviceId).changes > 0),
   setDevicePresence: op(

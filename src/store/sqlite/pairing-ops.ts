@@ -1,0 +1,83 @@
+import type Database from 'better-sqlite3';
+import type { DeviceRecord } from '../../domain/device.js';
+import { decidePoll, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
+import { insertPairingValues, PAIRING_SQL, type PairingStatementName } from '../pairing-sql.js';
+import type { NewPairing, PairingApproval } from '../pairings.js';
+import type { CreateDeviceOptions } from '../store.js';
+import type { SqliteWrites } from './writes.js';
+
+type PairingStatements = { readonly [K in PairingStatementName]: Database.Statement };
+type PendingRow = Pick<NewPairing, 'idHash' | 'name' | 'kind' | 'platform' | 'model' | 'manufacturer'>;
+
+/** the pairing statements of each writing connection, prepared on its first pairing write */
+const prepared = new WeakMap<SqliteWrites, PairingStatements>();
+
+function statements(w: SqliteWrites): PairingStatements {
+  let s = prepared.get(w);
+  if (s === undefined) {
+    s = Object.fromEntries(Object.entries(PAIRING_SQL).map(([name, sql]) => [name, w.db.prepare(sql)])) as PairingStatements;
+    prepared.set(w, s);
+  }
+  return s;
+}
+
+function createPairing(w: SqliteWrites, pairing: NewPairing, forgetBefore: number): void {
+  const s = statements(w);
+  s.forgetPairings.run(forgetBefore);
+  s.insertPairing.run(...insertPairingValues(pairing));
+}
+
+/** DESIGN 10: the device is registered and the pairing decided in one transaction: of racing approvals one wins */
+function approvePairing(w: SqliteWrites, approval: PairingApproval, options: CreateDeviceOptions | undefined): DeviceRecord | undefined {
+  const s = statements(w);
+  const row = s.pendingByUserCode.get(approval.userCodeHash, approval.at) as PendingRow | undefined;
+  if (row === undefined) return undefined;
+  const device = w.insertDevice(
+    {
+      id: approval.deviceId,
+      userId: approval.userId,
+      name: row.name,
+      kind: row.kind,
+      platform: row.platform,
+      model: row.model,
+      manufacturer: row.manufacturer,
+      tokenHash: uncollectedTokenHash(row.idHash),
+      createdAt: approval.at,
+    },
+    options,
+  );
+  s.decidePairing.run('approved', approval.userId, approval.deviceId, approval.at, approval.collectUntil, row.idHash);
+  return device;
+}
+
+function denyPairing(w: SqliteWrites, userCodeHash: string, userId: string, at: number): boolean {
+  const s = statements(w);
+  const row = s.pendingByUserCode.get(userCodeHash, at) as PendingRow | undefined;
+  if (row === undefined) return false;
+  return s.decidePairing.run('denied', userId, null, at, at, row.idHash).changes === 1;
+}
+
+function pollPairing(w: SqliteWrites, idHash: string, at: number, tokenHash: string): PollOutcome {
+  const s = statements(w);
+  const decision = decidePoll(s.pollRow.get(idHash) as PairingPollRow | undefined, at);
+  if (decision === undefined) return { kind: 'unknown' };
+  let { outcome, state } = decision;
+  if (outcome.kind === 'issued' && s.collectToken.run(tokenHash, outcome.deviceId, uncollectedTokenHash(idHash)).changes !== 1) {
+    // the owner removed the device before it collected its token
+    outcome = { kind: 'denied' };
+    state = 'denied';
+  }
+  s.recordPoll.run(at, decision.intervalMs, state, idHash);
+  return outcome;
+}
+
+/**
+ * DESIGN 10: the pairing writes of the SQLite store, spread into WRITE_OPS
+ * (write-ops.ts; each has that table's WriteOp shape).
+ */
+export const PAIRING_WRITE_OPS = {
+  createPairing: { multiStatement: true, run: createPairing },
+  approvePairing: { multiStatement: true, run: approvePairing },
+  denyPairing: { multiStatement: false, run: denyPairing },
+  pollPairing: { multiStatement: true, run: pollPairing },
+} as const;
