@@ -111,7 +111,8 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
       },
     },
   ];
-  const faults = [...world.faults, ...world.faults, ...common];
+  const only = process.env['CHAOS_FAULTS'] ? new RegExp(process.env['CHAOS_FAULTS']) : undefined;
+  const faults = [...world.faults, ...world.faults, ...common].filter((f) => !only || only.test(f.kind));
 
   // the load: creates at about PLAN.rate per second, a third of them with a postBackUri
   let loading = true;
@@ -177,6 +178,11 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
     await sleep(2000);
   }
 
+  const stuck = [...ledger.accepted].filter(([id]) => !isFinalStatus(stored.get(id)?.status ?? '')).slice(0, 3);
+  for (const [id, a] of stuck) {
+    const res = await api(`/beta/me/devices/${a.deviceId}/commands/${id}/history`).catch(() => undefined);
+    console.log(`chaos [${world.name}]: history of the open command ${id} (device ${a.deviceId}): ${res ? await res.text() : 'unreadable'}`);
+  }
   for (const worker of workers) {
     const exited = once(worker.child, 'exit');
     worker.child.disconnect();

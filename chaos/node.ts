@@ -89,7 +89,7 @@ export class AppiaNode {
   #launch(): Promise<void> {
     const child = spawn(
       process.execPath,
-      [BIN, 'serve', '--port', String(this.port), '--log-level', 'silent', ...this.args],
+      [BIN, 'serve', '--port', String(this.port), '--log-level', process.env['CHAOS_NODE_LOG'] || 'silent', ...this.args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stderr!.pipe(this.#log, { end: false });
