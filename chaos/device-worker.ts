@@ -4,8 +4,7 @@
 //   run <commandId> <nonce>          a handler started
 //   acked <commandId> <t> <nonce>    the server acked a final report (completed: its nonce)
 //   cut <point>                      this process cut its own connection at that point
-import { openSync, writeSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync, writeSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { connect, type DeviceConnection, type WebSocketConstructor } from '../src/device/index.js';
 
@@ -20,6 +19,11 @@ interface WorkerConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as WorkerConfig;
+/** the network heals when the harness says so (the settle at the end of a phase) */
+let cutRate = config.cutRate;
+process.on('message', (message) => {
+  if (message === 'calm') cutRate = 0;
+});
 const fd = openSync(config.ledger, 'a');
 const line = (text: string): void => {
   writeSync(fd, `${text}\n`);
@@ -40,7 +44,7 @@ class CuttingWebSocket extends WebSocket {
   readonly #finals = new Map<string, [string, string, string]>();
 
   #cut(point: CutPoint): boolean {
-    if (Math.random() >= config.cutRate) return false;
+    if (Math.random() >= cutRate) return false;
     line(`cut ${point}`);
     this.terminate();
     return true;

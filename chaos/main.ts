@@ -59,6 +59,7 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
     return up.length > 0 ? pick(up).port : undefined;
   });
 
+  let loading = true;
   let spawned = 0;
   const spawnWorker = async (index: number): Promise<Worker> => {
     const ledgerFile = join(dir, `${world.name}-devices-${index}-${++spawned}.log`);
@@ -69,6 +70,7 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
       JSON.stringify({ url: proxy.url, devices: devices.slice(index * DEVICES_PER_WORKER, (index + 1) * DEVICES_PER_WORKER), ledger: ledgerFile, cutRate: CUT_RATE, handlerMs: 200 }),
     );
     const child = fork(WORKER, [configPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (!loading) child.send('calm');
     const [message] = (await Promise.race([once(child, 'message'), once(child, 'exit').then(() => ['exit'])])) as [unknown];
     if (message !== 'ready') throw new Error(`device process ${index} did not start`);
     return { child, configPath, index };
@@ -115,7 +117,6 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
   const faults = [...world.faults, ...world.faults, ...common].filter((f) => !only || only.test(f.kind));
 
   // the load: creates at about PLAN.rate per second, a third of them with a postBackUri
-  let loading = true;
   let sent = 0;
   const started = Date.now();
   const creator = async (): Promise<void> => {
@@ -153,7 +154,8 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
   loading = false;
   await Promise.all([...creators, faulting]);
 
-  // settle: every node up, and every accepted command final, its postbacks in
+  // settle: the network heals (no more cuts), and every accepted command becomes final, its postbacks in
+  for (const worker of workers) worker.child.send('calm');
   const stored = new Map<string, Stored>();
   const deadline = Date.now() + PLAN.settleMs;
   for (;;) {

@@ -6,7 +6,7 @@ export const NODE_FLAGS = [
   '--max-open-commands', '0',
   '--auth-failure-limit', '0',
   '--postback-allow', '127.0.0.1/32',
-  '--receipt-timeout-ms', '2000',
+  '--receipt-timeout-ms', '5000',
   '--retry-base-ms', '200',
   '--max-attempts', '30',
   '--ping-interval-ms', '5000',
