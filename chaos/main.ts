@@ -22,7 +22,7 @@ import { type Fault, NODE_FLAGS, type World } from './world.js';
 const long = process.argv.includes('--long');
 export const PLAN = long
   ? { loadMs: 330_000, faultEveryMs: 14_000, settleMs: 180_000, rate: 150 }
-  : { loadMs: 40_000, faultEveryMs: 7_000, settleMs: 60_000, rate: 120 };
+  : { loadMs: 32_000, faultEveryMs: 6_000, settleMs: 60_000, rate: 120 };
 const WORKERS = 4;
 const DEVICES_PER_WORKER = 8;
 /** the chance at each cut point that a device cuts its connection there */
