@@ -16,6 +16,8 @@ import { check, isFinalStatus, Ledger, type Stored, type Verdict } from './ledge
 import { AppiaNode, sleep } from './node.js';
 import { ChaosProxy } from './proxy.js';
 import { ChaosReceiver } from './receiver.js';
+import { ownServerSkip } from '../test/bus/own-nats-server.js';
+import { service } from '../test/support/services.js';
 import { startCluster } from './cluster.js';
 import { type Fault, NODE_FLAGS, type World } from './world.js';
 
@@ -238,6 +240,14 @@ async function main(): Promise<void> {
     ] as const;
     for (const [name, start] of phases) {
       if (only !== undefined && only !== name) continue;
+      if (name === 'cluster') {
+        // test/support/services: a machine without PostgreSQL or nats-server skips the cluster, saying why (CI fails instead)
+        const skip = (await service('postgres')).skip || ownServerSkip;
+        if (skip) {
+          console.log(`chaos: SKIP the cluster phase: ${skip}`);
+          continue;
+        }
+      }
       const world = await start(dir);
       try {
         const result = await runPhase(world, receiver, dir);
