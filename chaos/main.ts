@@ -23,8 +23,8 @@ import { type Fault, NODE_FLAGS, type World } from './world.js';
 
 const long = process.argv.includes('--long');
 export const PLAN = long
-  ? { loadMs: 330_000, faultEveryMs: 14_000, settleMs: 180_000, rate: 150 }
-  : { loadMs: 32_000, faultEveryMs: 6_000, settleMs: 60_000, rate: 120 };
+  ? { loadMs: 330_000, faultEveryMs: 14_000, settleMs: 180_000, rate: 120, clusterRate: 40 }
+  : { loadMs: 32_000, faultEveryMs: 6_000, settleMs: 60_000, rate: 120, clusterRate: 40 };
 const WORKERS = 4;
 const DEVICES_PER_WORKER = 8;
 /** the chance at each cut point that a device cuts its connection there */
@@ -121,9 +121,12 @@ async function runPhase(world: World, receiver: ChaosReceiver, dir: string): Pro
   // the load: creates at about PLAN.rate per second, a third of them with a postBackUri
   let sent = 0;
   const started = Date.now();
+  // two nodes on PostgreSQL sustain about 45-70 creates/s on two shared cores: the cluster is offered less,
+  // so it is tested under faults rather than under overload (docs/decisions.md, Reliability)
+  const rate = world.name === 'cluster' ? PLAN.clusterRate : PLAN.rate;
   const creator = async (): Promise<void> => {
     while (loading) {
-      const due = started + (sent++ * 1000) / PLAN.rate;
+      const due = started + (sent++ * 1000) / rate;
       if (due > Date.now()) await sleep(due - Date.now());
       const device = pick(devices);
       const postback = Math.random() < 1 / 3;
