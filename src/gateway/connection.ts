@@ -36,14 +36,15 @@ const MAX_CHAIN = 256;
 
 type Item =
   | { readonly kind: 'frame'; readonly decoded: Decoded; readonly size: number }
-  | { readonly kind: 'task'; readonly run: () => Promise<void> };
+  /** `wake`: a bus wake-up, which the device's frames may pass (the connect and disconnect work they may not) */
+  | { readonly kind: 'task'; readonly run: () => Promise<void>; readonly wake: boolean };
 
 /**
  * One device's live WebSocket (DESIGN 4): the transport side of a core
- * DeviceSession. Everything runs through one queue, in order: the connect
- * work, then the device's frames and the bus's wake-ups as they come, and
+ * DeviceSession. Everything runs through one queue: the connect work, then
+ * the device's frames and the bus's wake-ups (frames first, in order), and
  * last the disconnect work. So a re-sent report is always handled after the
- * re-delivery of its command, and the disconnect never races a report.
+ * re-delivery of its command on connect, and the disconnect never races a report.
  *
  * Consecutive report frames waiting in the queue go to the core together, as
  * one chain: `received` and `completed` sent back to back are stored in one
@@ -80,7 +81,7 @@ export class DeviceSocket {
         },
       },
       {
-        schedule: (task) => this.#enqueue(task),
+        schedule: (task) => this.#enqueue(task, true),
         replaced: () => this.#close(CLOSE.replaced),
         removed: () => this.#close(CLOSE.deviceRemoved),
       },
@@ -167,8 +168,8 @@ export class DeviceSocket {
     this.#pump();
   }
 
-  #enqueue(run: () => Promise<void>): void {
-    this.#queue.push({ kind: 'task', run });
+  #enqueue(run: () => Promise<void>, wake = false): void {
+    this.#queue.push({ kind: 'task', run, wake });
     this.#pump();
   }
 
@@ -201,27 +202,36 @@ export class DeviceSocket {
 
   async #run(): Promise<void> {
     while (this.#queue.length > 0) {
-      const head = this.#queue[0]!;
-      if (head.kind === 'task') {
-        this.#queue.shift();
-        await this.#guard(head.run);
+      const frames = this.#takeFrames();
+      if (frames.length > 0) {
+        await this.#guard(() => this.#handleFrames(frames));
+        for (const frame of frames) this.#release(frame.size);
         continue;
       }
-      const frames = this.#takeFrames();
-      await this.#guard(() => this.#handleFrames(frames));
-      for (const frame of frames) this.#release(frame.size);
+      await this.#guard((this.#queue.shift() as Extract<Item, { kind: 'task' }>).run);
     }
   }
 
-  /** the frames at the head of the queue: a run of reports (one chain), or one other frame */
+  /**
+   * The device's next frames, ahead of the wake-ups queued before them (not of
+   * the connect or disconnect work): a run of reports (one chain), or one
+   * other frame; none when a task comes first. A receipt never waits behind
+   * this node's own deliveries, so under load the receipt timeout does not
+   * fire on a command the device has, which would only queue more deliveries.
+   */
   #takeFrames(): Extract<Item, { kind: 'frame' }>[] {
-    const first = this.#queue.shift() as Extract<Item, { kind: 'frame' }>;
-    const frames = [first];
-    if (!isReport(first.decoded)) return frames;
-    while (frames.length < MAX_CHAIN) {
-      const next = this.#queue[0];
-      if (next?.kind !== 'frame' || !isReport(next.decoded)) break;
-      frames.push(this.#queue.shift() as Extract<Item, { kind: 'frame' }>);
+    const frames: Extract<Item, { kind: 'frame' }>[] = [];
+    for (let i = 0; i < this.#queue.length && frames.length < MAX_CHAIN; ) {
+      const item = this.#queue[i]!;
+      if (item.kind === 'task') {
+        if (!item.wake) break;
+        i++;
+        continue;
+      }
+      if (frames.length > 0 && !isReport(item.decoded)) break;
+      frames.push(item);
+      this.#queue.splice(i, 1);
+      if (!isReport(item.decoded)) break;
     }
     return frames;
   }
