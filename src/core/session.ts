@@ -44,6 +44,13 @@ export class DeviceSession {
   #subscription: Subscription | undefined;
   /** false once replaced or removed: then a newer connection (or the removal) owns the device's commands */
   #owns = true;
+  /**
+   * wake-ups scheduled and not yet run, by kind and command: a repeat of one is
+   * dropped, as the one waiting reads the command anyway. Every node's sweep
+   * wakes every waiting command again each interval; queued one read each, a
+   * backlog would fill the connection's queue faster than it drains.
+   */
+  readonly #pendingWakes = new Set<string>();
 
   constructor(ctx: CoreContext, writer: StatusWriter, device: DeviceRecord, out: Outlet, hooks: SessionHooks) {
     this.#ctx = ctx;
@@ -108,9 +115,9 @@ export class DeviceSession {
   #onBus(message: BusMessage): void {
     switch (message.kind) {
       case 'deliver':
-        return this.#hooks.schedule(() => this.#wakeDelivery(message.commandId));
+        return this.#scheduleWake(`d ${message.commandId}`, () => this.#wakeDelivery(message.commandId));
       case 'cancel':
-        return this.#hooks.schedule(() => this.#wakeCancel(message.commandId));
+        return this.#scheduleWake(`c ${message.commandId}`, () => this.#wakeCancel(message.commandId));
       case 'deviceRemoved':
         return this.#removed();
       case 'connected':
@@ -120,6 +127,16 @@ export class DeviceSession {
       case 'status':
         return;
     }
+  }
+
+  #scheduleWake(key: string, wake: () => Promise<void>): void {
+    if (this.#pendingWakes.has(key)) return;
+    this.#pendingWakes.add(key);
+    this.#hooks.schedule(() => {
+      // from here a new wake-up is queued again: this one may read the command before the change it announces
+      this.#pendingWakes.delete(key);
+      return wake();
+    });
   }
 
   /** DESIGN 4, on connect: each open command as its status's policy says. */
