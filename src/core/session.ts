@@ -17,7 +17,7 @@ export interface Outlet {
 }
 
 export interface SessionHooks {
-  /** runs a wake-up in the connection's own order (after the frames before it are answered) */
+  /** runs a wake-up in the connection's own order (after the frames before it are answered); every task given must run, or a repeat of its wake-up is dropped */
   schedule(task: () => Promise<void>): void;
   /** a newer connection of this device opened (on any node): close this one */
   replaced(): void;
