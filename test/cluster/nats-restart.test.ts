@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../../src/device/index.js';
 import { OwnNatsServer, ownServerSkip } from '../bus/own-nats-server.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf } from './support.js';
+import { ClusterNode, createStream, eventually, finalStatuses, startCluster, Teardown, historyOf } from './support.js';
 
 const pg = await service('postgres');
 
@@ -36,30 +35,7 @@ for (const [kind, outageOf] of Object.entries(OUTAGES)) {
     teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
     const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
     teardown.defer(() => nats.stop());
-    const db = await clusterDatabase('nats');
-    teardown.defer(() => db.drop());
-    const data = await sharedData();
-    teardown.defer(() => data.remove());
-    const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
-    const a = await ClusterNode.start('a', data.dir, flags);
-    teardown.defer(() => a.stop());
-    const b = await ClusterNode.start('b', data.dir, flags);
-    teardown.defer(() => b.stop());
-
-    const user = await data.token('nora');
-    const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-    const runs = new Map<string, number>();
-    const device = await connect({
-      url: a.url,
-      token: deviceToken,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-      handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
-    });
-    // closed before the nodes stop, or it would go on reconnecting to nothing
-    teardown.defer(() => device.close());
-    // a client following every change of the user's commands on node B, resuming with Last-Event-ID if it must
-    const followed = await FollowedEvents.open(() => b.url, user);
-    teardown.defer(() => followed.close());
+    const { db, a, b, user, deviceId, runs, followed } = await startCluster(teardown, { label: 'nats', natsUrl: nats.url, flags: ['--receipt-timeout-ms', '2000'] });
 
     const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
     let outageDone: Promise<void> = Promise.resolve();

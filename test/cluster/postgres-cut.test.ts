@@ -5,10 +5,9 @@
 // completes. Skipped, with the reason printed, when PostgreSQL or NATS is not reachable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from '../../src/device/index.js';
 import { TcpProxy } from '../store/tcp-proxy.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf, type Creates } from './support.js';
+import { ClusterNode, createStream, eventually, finalStatuses, startCluster, Teardown, historyOf, type Creates } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
@@ -21,33 +20,16 @@ async function readyStatus(node: ClusterNode): Promise<{ status: number; retryAf
 test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, and afterwards every accepted command is stored and completes', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
   const teardown = new Teardown();
   t.after(() => teardown.run());
-  const db = await clusterDatabase('cut');
-  teardown.defer(() => db.drop());
-  const target = new URL(db.url);
+  // in front of the shared server, not the database: the nodes' database URL names the proxy
+  const target = new URL(pg.url);
   const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) || 5432 });
   teardown.defer(() => proxy.close());
-  const data = await sharedData();
-  teardown.defer(() => data.remove());
-  const flags = ['--database-url', proxy.url(db.url), '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
-  const a = await ClusterNode.start('a', data.dir, flags);
-  teardown.defer(() => a.stop());
-  const b = await ClusterNode.start('b', data.dir, flags);
-  teardown.defer(() => b.stop());
-
-  const user = await data.token('nora');
-  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-  const runs = new Map<string, number>();
-  const device = await connect({
-    url: a.url,
-    token: deviceToken,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-    handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+  const { db, a, b, user, deviceId, runs, followed } = await startCluster(teardown, {
+    label: 'cut',
+    natsUrl: nats.url,
+    databaseUrl: (database) => proxy.url(database.url),
+    flags: ['--receipt-timeout-ms', '2000'],
   });
-  // closed before the nodes stop, or it would go on reconnecting to nothing
-  teardown.defer(() => device.close());
-  // a client following every change of the user's commands on node B, resuming with Last-Event-ID when the stream ends
-  const followed = await FollowedEvents.open(() => b.url, user);
-  teardown.defer(() => followed.close());
 
   const outage = { started: false, over: false, acceptedAfter: 0, ready: [] as { status: number; retryAfter: string | null }[] };
   let outageDone: Promise<void> = Promise.resolve();

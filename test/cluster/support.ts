@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import pg from 'pg';
 import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
+import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { service } from '../support/services.js';
 import { spawnServer } from '../support/spawn.js';
 
@@ -459,4 +460,105 @@ export class Teardown {
     }
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** A story's nodes, on a database and a data folder of their own. */
+export interface Nodes {
+  readonly db: ClusterDatabase;
+  readonly data: Awaited<ReturnType<typeof sharedData>>;
+  readonly nodes: readonly ClusterNode[];
+  /** a token of the story's user, from the shared issuer */
+  readonly user: string;
+}
+
+/**
+ * Starts `appia serve` nodes (named by `names`, default A and B, one after
+ * the other unless `together`) on a fresh database and a shared data folder,
+ * each undone by `teardown`.
+ */
+export async function startNodes(
+  teardown: Teardown,
+  options: {
+    /** part of the database's name */
+    label: string;
+    natsUrl: string;
+    /** flags beyond --database-url and --nats-url */
+    flags?: readonly string[];
+    /** the database URL the nodes are given (default the database's own; e.g. through a relay) */
+    databaseUrl?: (db: ClusterDatabase) => string;
+    names?: readonly string[];
+    /** started at once, as an orchestrator would */
+    together?: boolean;
+    user?: string;
+  },
+): Promise<Nodes> {
+  const db = await clusterDatabase(options.label);
+  teardown.defer(() => db.drop());
+  const data = await sharedData();
+  teardown.defer(() => data.remove());
+  const flags = ['--database-url', options.databaseUrl?.(db) ?? db.url, '--nats-url', options.natsUrl, ...(options.flags ?? [])];
+  const start = async (name: string) => {
+    const node = await ClusterNode.start(name, data.dir, flags);
+    teardown.defer(() => node.stop());
+    return node;
+  };
+  const names = options.names ?? ['a', 'b'];
+  const nodes: ClusterNode[] = [];
+  if (options.together) nodes.push(...(await Promise.all(names.map(start))));
+  else for (const name of names) nodes.push(await start(name));
+  return { db, data, nodes, user: await data.token(options.user ?? 'nora') };
+}
+
+/** Two nodes, a device counting its runs, and a client following the user's changes. */
+export interface Cluster extends Nodes {
+  readonly a: ClusterNode;
+  readonly b: ClusterNode;
+  readonly deviceId: string;
+  readonly device: DeviceConnection;
+  /** how many times each command ran on the device */
+  readonly runs: Map<string, number>;
+  readonly followed: FollowedEvents;
+}
+
+/**
+ * What the outage stories share: nodes A and B (startNodes), a device
+ * registered on B and connected to A, reconnecting quickly, and a client
+ * following every change of the user's commands on B, resuming with
+ * Last-Event-ID when its stream ends. With `balanced`, the device and the
+ * follower go through a Balancer in front of A and B instead.
+ */
+export async function startCluster(
+  teardown: Teardown,
+  options: Parameters<typeof startNodes>[1] & {
+    balanced?: boolean;
+    /** what the device does with a command once its run is counted (default nothing: it completes without a payload) */
+    handle?: () => Promise<object>;
+  },
+): Promise<Cluster> {
+  const started = await startNodes(teardown, options);
+  const [a, b] = started.nodes as [ClusterNode, ClusterNode];
+  let front: { device: string; follow: string } = { device: a.url, follow: b.url };
+  if (options.balanced) {
+    const balancer = await Balancer.start([a.port, b.port]);
+    teardown.defer(() => balancer.close());
+    front = { device: balancer.url, follow: balancer.url };
+  }
+  const { id: deviceId, deviceToken } = await addDevice(b.url, started.user);
+  const runs = new Map<string, number>();
+  const device = await connect({
+    url: front.device,
+    token: deviceToken,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+    handlers: {
+      LaunchUri: async (command) => {
+        runs.set(command.id, (runs.get(command.id) ?? 0) + 1);
+        return options.handle?.();
+      },
+    },
+  });
+  // closed before the nodes stop, or it would go on reconnecting to nothing
+  teardown.defer(() => device.close());
+  const followed = await FollowedEvents.open(() => front.follow, started.user);
+  teardown.defer(() => followed.close());
+  return { ...started, a, b, deviceId, device, runs, followed };
 }
