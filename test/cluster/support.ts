@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, type Server, type Socket, connect as tcpConnect, createServer } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
@@ -11,6 +11,7 @@ import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { service } from '../support/services.js';
 import { spawnServer } from '../support/spawn.js';
+import { TcpRelay } from '../support/tcp-relay.js';
 
 /**
  * What the cluster stories share (DESIGN 1, 7): real `appia serve`
@@ -229,66 +230,40 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
  * its node dies. `close()` ends every relayed connection and stops listening.
  */
 export class Balancer {
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  #port = 0;
+  readonly #relay: TcpRelay;
 
-  private constructor(private readonly backends: readonly number[]) {}
+  private constructor(private readonly backends: readonly number[]) {
+    this.#relay = new TcpRelay((client) => this.#firstAccepting(client, 0));
+  }
 
   static async start(ports: readonly number[]): Promise<Balancer> {
     const balancer = new Balancer(ports);
-    const server = createServer((client) => balancer.#relay(client, 0));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    balancer.#server = server;
-    balancer.#port = (server.address() as AddressInfo).port;
+    await balancer.#relay.listen();
     return balancer;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `http://127.0.0.1:${this.#relay.port}`;
   }
 
-  async close(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.#relay.stop('close');
   }
 
-  #relay(client: Socket, index: number): void {
-    if (index === 0) {
-      client.pause();
-      this.#sockets.add(client);
-      client.once('close', () => this.#sockets.delete(client));
-      client.on('error', () => client.destroy());
-    }
-    if (!this.#server || index >= this.backends.length || client.destroyed) {
+  /** the upstream of the first node from `index` on that accepts a connection; none: the client is closed */
+  async #firstAccepting(client: Socket, index: number): Promise<Socket | undefined> {
+    if (!this.#relay.listening || index >= this.backends.length || client.destroyed) {
       client.destroy();
-      return;
+      return undefined;
     }
     const upstream = tcpConnect({ host: '127.0.0.1', port: this.backends[index]! });
-    this.#sockets.add(upstream);
-    upstream.once('close', () => this.#sockets.delete(upstream));
-    const refused = () => {
-      upstream.destroy();
-      this.#relay(client, index + 1);
-    };
-    upstream.once('error', refused);
-    upstream.once('connect', () => {
-      upstream.off('error', refused);
-      upstream.on('error', () => upstream.destroy());
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      upstream.once('close', () => client.destroy());
-      client.once('close', () => upstream.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
+    const accepted = await new Promise<boolean>((resolve) => {
+      upstream.once('error', () => resolve(false));
+      upstream.once('connect', () => resolve(true));
     });
+    if (accepted) return upstream;
+    upstream.destroy();
+    return this.#firstAccepting(client, index + 1);
   }
 }
 
