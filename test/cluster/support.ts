@@ -537,3 +537,58 @@ export async function startCluster(
   teardown.defer(() => followed.close());
   return { ...started, a, b, deviceId, device, runs, followed };
 }
+
+/** What a node's /readyz answered. */
+export interface Readiness {
+  readonly status: number;
+  readonly retryAfter: string | null;
+}
+
+export async function readiness(node: ClusterNode): Promise<Readiness> {
+  const res = await fetch(`${node.url}/readyz`);
+  await res.arrayBuffer();
+  return { status: res.status, retryAfter: res.headers.get('retry-after') };
+}
+
+/**
+ * Creates for the cluster's device, on B and A in turn, two at a time,
+ * `paceMs` apart, with an outage in their midst: after the 20th 201, `down`;
+ * once each node's /readyz says 503 on its own (`readyDuring` holds those
+ * answers), `hold` and then `up`; once both say 200 again, the stream ends
+ * after 20 more 201s. Resolves once the stream has ended and the outage is
+ * over (`over`, false if the stream ended before the outage could begin).
+ */
+export async function createsAcrossOutage(
+  cluster: Pick<Cluster, 'a' | 'b' | 'user' | 'deviceId'>,
+  options: { paceMs: number; down: () => Promise<void>; hold: (creates: Creates) => Promise<void>; up: () => Promise<void> },
+): Promise<{ creates: Creates; outage: { over: boolean; readyDuring: Readiness[] } }> {
+  const { a, b } = cluster;
+  const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as Readiness[] };
+  let outageDone: Promise<void> = Promise.resolve();
+  const creates: Creates = { accepted: [], unavailable: [], failed: [] };
+  await createStream({
+    into: creates,
+    urls: () => [b.url, a.url],
+    token: cluster.user,
+    deviceId: cluster.deviceId,
+    total: 2000,
+    concurrency: 2,
+    paceMs: options.paceMs,
+    stop: () => outage.over && outage.acceptedAfter >= 20,
+    onAccepted: (count) => {
+      if (outage.over) outage.acceptedAfter++;
+      if (count !== 20 || outage.started) return;
+      outage.started = true;
+      outageDone = (async () => {
+        await options.down();
+        for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
+        await options.hold(creates);
+        await options.up();
+        for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
+        outage.over = true;
+      })();
+    },
+  });
+  await outageDone;
+  return { creates, outage: { over: outage.over, readyDuring: outage.readyDuring } };
+}
