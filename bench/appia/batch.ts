@@ -9,18 +9,13 @@ import type { StartedWorker } from '../lib/processes.js';
 import type { Figure, Mode, Scenario } from '../lib/scenario.js';
 import { requestBody } from '../lib/shape.js';
 import { sleep } from '../lib/time.js';
-import { idleControl, type IdleStats } from './devices.js';
+import { idleControl, wallClock } from './devices.js';
 import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { openFilesLimit, registerDevices, startAppiaServer } from './server.js';
+import { httpConcurrency, planFleet, serverOpenFiles, startIdleWorkers, sum } from './idle-fleet.js';
+import { registerDevices, startAppiaServer } from './server.js';
 
 /** devices per mode; APPIA_BENCH_BATCH_DEVICES=<n> overrides */
 const devicesPerMode: Readonly<Record<Mode, number>> = { smoke: 100, quick: 10_000, full: 10_000 };
-/** ephemeral ports per source address, as in appia-connections */
-const maxPerSourceAddress = 25_000;
-const dialConcurrency = 400;
-const httpConcurrency = 64;
-/** open files the server needs beyond one per connection */
-const serverSpareFiles = 4096;
 
 export const batch: Scenario = {
   name: 'appia-batch',
@@ -32,13 +27,9 @@ export const batch: Scenario = {
     if (!Number.isInteger(asked) || asked < 1) throw new Error('APPIA_BENCH_BATCH_DEVICES must be a positive whole number');
     const notes: string[] = [];
     // The client workers inherit this process's open-files limit; the server's is raised as far as it can be.
-    const ownLimit = openFilesLimit('self') ?? 1024;
-    const perWorker = Math.max(1, Math.min(maxPerSourceAddress, ownLimit - 256));
-    context.progress(`starting the Appia server (asking for an open-files limit of ${asked + serverSpareFiles})`);
-    const server = await startAppiaServer(context, { maxOpenFiles: asked + serverSpareFiles, args: ['--max-batch-devices', '0'] });
-    const serverLimit = server.maxOpenFiles ?? Number.POSITIVE_INFINITY;
-    const count = Math.min(asked, serverLimit - serverSpareFiles / 16);
-    const workers = Math.ceil(count / perWorker);
+    context.progress(`starting the Appia server (asking for an open-files limit of ${serverOpenFiles(asked)})`);
+    const server = await startAppiaServer(context, { maxOpenFiles: serverOpenFiles(asked), args: ['--max-batch-devices', '0'] });
+    const { count, workers, perWorker, ownLimit } = planFleet(asked, server);
     notes.push(
       `devices: ${count} (asked ${asked}); open files: the server runs with ${server.maxOpenFiles ?? 'an unknown limit'}, ` +
         `the benchmark with ${ownLimit} (${workers} client worker(s) of <= ${perWorker})`,
@@ -48,13 +39,7 @@ export const batch: Scenario = {
     try {
       context.progress(`registering ${count.toLocaleString('en-US')} devices`);
       const devices = await registerDevices(server, count, httpConcurrency);
-      const size = Math.ceil(count / workers);
-      const url = `ws://${server.host}:${server.port}/devices/connect`;
-      for (let w = 0; w < workers; w++) {
-        const tokens = devices.slice(w * size, (w + 1) * size).map((d) => d.token);
-        const options = { url, tokens, localAddress: `127.0.0.${2 + w}`, concurrency: Math.max(32, Math.floor(dialConcurrency / workers)), complete: true };
-        started.push(await context.processes.startWorker('appia-idle-devices', options, `appia-batch-devices-${w}`));
-      }
+      await startIdleWorkers(context, server, devices, workers, started, { name: 'appia-batch-devices', complete: true });
       context.progress(`connecting ${count.toLocaleString('en-US')} devices`);
       const connected = await Promise.all(started.map((w) => idleControl(w.info.controlPort, '/connect', 'POST')));
       const connectedCount = sum(connected, 'connected');
@@ -117,9 +102,3 @@ export const batch: Scenario = {
     }
   },
 };
-
-const wallClock = (): number => performance.timeOrigin + performance.now();
-
-function sum(stats: readonly IdleStats[], field: 'connected' | 'failed' | 'completed'): number {
-  return stats.reduce((total, s) => total + s[field], 0);
-}

@@ -19,13 +19,11 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { findProcesses } from '../lib/cpu.js';
 import { isPortOpen } from '../lib/ports.js';
-import { runClosedLoop } from '../lib/closed-loop.js';
 import { measureRequestReply } from '../lib/request-reply.js';
 import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
 import { shape } from '../lib/shape.js';
-import { commandBody } from './e2e.js';
-import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { type AppiaServer, processSeconds, registerDevices, startAppiaServer } from './server.js';
+import { type AppiaServer, processSeconds, startAppiaServer } from './server.js';
+import { waitedCreates } from './waited-creates.js';
 
 const postgresUrl = process.env['APPIA_BENCH_DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
 const natsUrl = process.env['APPIA_BENCH_NATS_URL'] || 'nats://127.0.0.1:4222';
@@ -67,37 +65,27 @@ async function runCluster(context: ScenarioContext, nodes: 1 | 2): Promise<Scena
 
 async function measure(context: ScenarioContext, db: FreshDatabase, a: AppiaServer, b: AppiaServer, nodes: number, load: number[]): Promise<ScenarioOutcome> {
   context.progress(`registering and connecting ${shape.responders} SDK devices to node A`);
-  const devices = await registerDevices(a, shape.responders);
-  const deviceWorker = await context.processes.startWorker('appia-devices', { url: a.url, tokens: devices.map((d) => d.token) });
-  const pool = new HttpPool(b.host, b.port, shape.outstanding, shape.requestTimeoutMs);
-  const headers = { host: `${b.host}:${b.port}`, authorization: `Bearer ${b.token}`, prefer: 'wait=60' };
-  const requests = devices.map((d) => httpRequest('POST', `/beta/me/devices/${d.id}/commands`, headers, commandBody));
-  let completed = 0;
-  const send = async (target: number): Promise<void> => {
-    const command = expectJson(await pool.request(requests[target]!), 201, 'create with Prefer: wait');
-    if (command.status !== 'completed') throw new Error(`the command ended ${command.status}, not completed`);
-    completed++;
-  };
+  const creates = await waitedCreates(context, { devicesOn: a, requestsTo: b });
   try {
     const prewarmMs = 2 * context.timing.warmupMs;
     context.progress(`warming the node(s) up, ${prewarmMs / 1000} s`);
-    await runClosedLoop({ outstanding: shape.outstanding, warmupMs: 0, durationMs: prewarmMs, send: (slot) => send(slot % shape.responders) });
+    await creates.prewarm(prewarmMs);
 
     const backends = await db.backends();
     const nodeList = nodes === 2 ? [a, b] : [a];
     const cpu = () => ({
       nodes: nodeList.map((n) => processSeconds(n.pid) ?? NaN),
       postgres: backends.reduce((sum, p) => sum + (processSeconds(p.pid) ?? 0), 0),
-      devices: processSeconds(deviceWorker.pid) ?? NaN,
+      devices: processSeconds(creates.deviceWorker.pid) ?? NaN,
       requesters: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage()),
     });
     const before = cpu();
-    const completedBefore = completed;
+    const completedBefore = creates.completed();
     const startedAt = performance.now();
-    const { figures, notes } = await measureRequestReply(context, send, { watch: findProcesses('nats-server') });
+    const { figures, notes } = await measureRequestReply(context, creates.send, { watch: findProcesses('nats-server') });
     const after = cpu();
     const postgresCores = (after.postgres - before.postgres) / ((performance.now() - startedAt) / 1000);
-    const commands = completed - completedBefore;
+    const commands = creates.completed() - completedBefore;
     const perCommand = (key: string, label: string, seconds: number): Figure => ({ key, label, value: (seconds * 1e6) / commands, unit: 'µs', better: 'lower' });
     const nodeSeconds = after.nodes.map((s, i) => s - before.nodes[i]!);
     const cpuPerCommand = [
@@ -124,9 +112,8 @@ async function measure(context: ScenarioContext, db: FreshDatabase, a: AppiaServ
       ],
     };
   } finally {
-    pool.close();
     // devices first, so the nodes' shutdown is not spent on reconnects
-    await deviceWorker.stop();
+    await creates.close();
     for (const node of new Set([b, a])) await node.process.stop();
   }
 }

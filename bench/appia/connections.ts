@@ -11,21 +11,14 @@ import type { StartedWorker } from '../lib/processes.js';
 import type { Figure, Mode, Scenario } from '../lib/scenario.js';
 import { requestBody } from '../lib/shape.js';
 import { sleep } from '../lib/time.js';
-import { idleControl, type IdleStats } from './devices.js';
+import { idleControl, wallClock } from './devices.js';
 import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { openFilesLimit, procStatusBytes, registerDevices, startAppiaServer } from './server.js';
+import { httpConcurrency, planFleet, serverOpenFiles, startIdleWorkers, sum } from './idle-fleet.js';
+import { procStatusBytes, registerDevices, startAppiaServer } from './server.js';
 
 /** devices per mode; APPIA_BENCH_CONNECTIONS=<n> overrides */
 const devicesPerMode: Readonly<Record<Mode, number>> = { smoke: 1_000, quick: 10_000, full: 100_000 };
-/** ephemeral ports are 32768-60999 by default: stay well inside one source address's share */
-const maxPerSourceAddress = 25_000;
-/** handshakes in flight over all workers (the server's accept backlog is 511) */
-const dialConcurrency = 400;
-/** HTTP requests in flight while registering devices and creating commands */
-const httpConcurrency = 64;
 const MiB = 1024 * 1024;
-/** open files the server needs beyond one per connection (database, log, HTTP clients...) */
-const serverSpareFiles = 4096;
 
 export const connections: Scenario = {
   name: 'appia-connections',
@@ -38,17 +31,12 @@ export const connections: Scenario = {
     const notes: string[] = [];
 
     // Each client worker inherits this process's open-files limit; the server gets its own, raised.
-    const ownLimit = openFilesLimit('self') ?? 1024;
-    const perWorker = Math.max(1, Math.min(maxPerSourceAddress, ownLimit - 256));
-    context.progress(`starting the Appia server (open-files limit ${asked + serverSpareFiles})`);
-    const server = await startAppiaServer(context, { maxOpenFiles: asked + serverSpareFiles });
-    // Raising a hard limit needs CAP_SYS_RESOURCE; without it the server gets the hard limit, and holds that many at most.
-    const serverLimit = server.maxOpenFiles ?? Number.POSITIVE_INFINITY;
-    const count = Math.min(asked, serverLimit - serverSpareFiles / 16);
-    const workers = Math.ceil(count / perWorker);
+    context.progress(`starting the Appia server (open-files limit ${serverOpenFiles(asked)})`);
+    const server = await startAppiaServer(context, { maxOpenFiles: serverOpenFiles(asked) });
+    const { count, workers, perWorker, ownLimit, serverLimit } = planFleet(asked, server);
     notes.push(
       `open files: the benchmark's limit is ${ownLimit} (its client workers inherit it: ${workers} worker(s) of <= ${perWorker}); ` +
-        `the server was spawned via sh 'ulimit -n ${asked + serverSpareFiles}' and runs with ${server.maxOpenFiles ?? 'an unknown limit'}`,
+        `the server was spawned via sh 'ulimit -n ${serverOpenFiles(asked)}' and runs with ${server.maxOpenFiles ?? 'an unknown limit'}`,
     );
     if (count < asked) {
       notes.push(
@@ -65,24 +53,7 @@ export const connections: Scenario = {
       const registerSeconds = (performance.now() - t0) / 1000;
       notes.push(`registered ${count} devices over HTTP in ${registerSeconds.toFixed(1)} s (${Math.round(count / registerSeconds)}/s, ${httpConcurrency} in flight)`);
 
-      // worker w: devices [w*size, (w+1)*size), source address 127.0.0.(2+w)
-      const size = Math.ceil(count / workers);
-      const slices = Array.from({ length: workers }, (_, w) => devices.slice(w * size, (w + 1) * size));
-      const url = `ws://${server.host}:${server.port}/devices/connect`;
-      for (const [w, slice] of slices.entries()) {
-        started.push(
-          await context.processes.startWorker(
-            'appia-idle-devices',
-            {
-              url,
-              tokens: slice.map((d) => d.token),
-              localAddress: `127.0.0.${2 + w}`,
-              concurrency: Math.max(32, Math.floor(dialConcurrency / workers)),
-            },
-            `appia-idle-devices-${w}`,
-          ),
-        );
-      }
+      await startIdleWorkers(context, server, devices, workers, started, { name: 'appia-idle-devices' });
 
       await sleep(200); // let the registration's writes and garbage settle
       const rssBefore = procStatusBytes(server.pid);
@@ -163,12 +134,6 @@ export const connections: Scenario = {
     }
   },
 };
-
-const wallClock = (): number => performance.timeOrigin + performance.now();
-
-function sum(stats: readonly IdleStats[], field: 'connected' | 'failed' | 'received' | 'closed'): number {
-  return stats.reduce((total, s) => total + s[field], 0);
-}
 
 function mib(bytes: number | undefined): string {
   return bytes === undefined ? '?' : (bytes / MiB).toFixed(1);

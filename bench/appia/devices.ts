@@ -78,7 +78,8 @@ export interface IdleStats {
 const firstPort = 10_000;
 const lastPort = 65_000;
 
-const wallClock = (): number => performance.timeOrigin + performance.now();
+/** wall-clock milliseconds, as IdleStats' times */
+export const wallClock = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Role: idle raw-ws devices. Nothing connects until the control port's

@@ -8,27 +8,11 @@
 // no polling. The server runs in its own process; the requesters (a thin
 // keep-alive HTTP client, http-client.ts) in the benchmark's.
 import { loadavg } from 'node:os';
-import { runClosedLoop } from '../lib/closed-loop.js';
 import { measureRequestReply } from '../lib/request-reply.js';
 import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
-import { requestBody, shape } from '../lib/shape.js';
-import { benchAppService } from './devices.js';
-import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { processSeconds, registerDevices, startAppiaServer, threadSeconds } from './server.js';
-
-/**
- * The command every end-to-end request creates: an AppService command for
- * the devices' handler, carrying the shape's payload and ticket (so its bytes
- * match the baselines' request closely).
- */
-export const commandBody = {
-  type: 'AppService',
-  appServiceName: benchAppService.appServiceName,
-  packageFamilyName: benchAppService.packageFamilyName,
-  payload: requestBody.payload,
-  permissionTicket: requestBody.permissionTicket,
-  postBackUri: null,
-} as const;
+import { shape } from '../lib/shape.js';
+import { processSeconds, startAppiaServer, threadSeconds } from './server.js';
+import { waitedCreates } from './waited-creates.js';
 
 export const endToEnd: Scenario = {
   name: 'appia-e2e',
@@ -49,37 +33,22 @@ async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORM
   context.progress(`starting the Appia server (synchronous=${synchronous})`);
   const server = await startAppiaServer(context, { synchronous });
   context.progress(`registering and connecting ${shape.responders} SDK devices`);
-  const devices = await registerDevices(server, shape.responders);
-  const deviceWorker = await context.processes.startWorker('appia-devices', { url: server.url, tokens: devices.map((d) => d.token) });
-
-  const pool = new HttpPool(server.host, server.port, shape.outstanding, shape.requestTimeoutMs);
-  const headers = {
-    host: `${server.host}:${server.port}`,
-    authorization: `Bearer ${server.token}`,
-    prefer: 'wait=60',
-  };
-  const requests = devices.map((d) => httpRequest('POST', `/beta/me/devices/${d.id}/commands`, headers, commandBody));
-  let completed = 0;
-  const send = async (target: number): Promise<void> => {
-    const command = expectJson(await pool.request(requests[target]!), 201, 'create with Prefer: wait');
-    if (command.status !== 'completed') throw new Error(`the command ended ${command.status}, not completed`);
-    completed++;
-  };
+  const creates = await waitedCreates(context, { devicesOn: server });
   try {
     // The server takes a few seconds to reach its steady pace (JIT, SQLite's page cache): a
     // closed loop of its own before the shared measurement, whose own warm-up is only 1 s.
     const prewarmMs = 2 * context.timing.warmupMs;
     context.progress(`warming the server up, ${prewarmMs / 1000} s`);
-    await runClosedLoop({ outstanding: shape.outstanding, warmupMs: 0, durationMs: prewarmMs, send: (slot) => send(slot % shape.responders) });
+    await creates.prewarm(prewarmMs);
     const cpuBefore = processSeconds(server.pid);
     const mainBefore = threadSeconds(server.pid);
-    const devicesBefore = processSeconds(deviceWorker.pid);
+    const devicesBefore = processSeconds(creates.deviceWorker.pid);
     const requestersBefore = process.cpuUsage();
-    const completedBefore = completed;
-    const { figures, notes } = await measureRequestReply(context, send);
+    const completedBefore = creates.completed();
+    const { figures, notes } = await measureRequestReply(context, creates.send);
     const serverCpu = (processSeconds(server.pid) ?? NaN) - (cpuBefore ?? NaN);
     const mainCpu = (threadSeconds(server.pid) ?? NaN) - (mainBefore ?? NaN);
-    const devicesCpu = (processSeconds(deviceWorker.pid) ?? NaN) - (devicesBefore ?? NaN);
+    const devicesCpu = (processSeconds(creates.deviceWorker.pid) ?? NaN) - (devicesBefore ?? NaN);
     const requestersUsage = process.cpuUsage(requestersBefore);
     const requestersCpu = (requestersUsage.user + requestersUsage.system) / 1e6;
     const perSecond = figures.find((f) => f.key === 'closedLoop.roundTripsPerSecond')!.value;
@@ -99,7 +68,7 @@ async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORM
     const perCommand = (key: string, label: string, seconds: number): Figure => ({
       key,
       label,
-      value: (seconds * 1e6) / (completed - completedBefore),
+      value: (seconds * 1e6) / (creates.completed() - completedBefore),
       unit: 'µs',
       better: 'lower',
     });
@@ -120,9 +89,8 @@ async function runEndToEnd(context: ScenarioContext, synchronous: 'FULL' | 'NORM
       ],
     };
   } finally {
-    pool.close();
     // devices first, so the server's shutdown (and a --cpu-prof profile) is not spent on reconnects
-    await deviceWorker.stop();
+    await creates.close();
     await server.process.stop();
   }
 }

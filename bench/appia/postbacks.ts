@@ -11,9 +11,8 @@ import { loopback } from '../lib/ports.js';
 import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
 import { shape } from '../lib/shape.js';
 import { now, sleep } from '../lib/time.js';
-import { commandBody } from './e2e.js';
-import { expectJson, HttpPool, httpRequest } from './http-client.js';
-import { registerDevices, startAppiaServer } from './server.js';
+import { startAppiaServer } from './server.js';
+import { commandBody, waitedCreates } from './waited-creates.js';
 
 /** A postback receiver in the benchmark's process: answers 204 at once and notes when each postback came. */
 class Receiver {
@@ -66,18 +65,7 @@ async function runPostbacks(context: ScenarioContext): Promise<ScenarioOutcome> 
   const receiverPort = await receiver.listen();
   context.progress('starting the Appia server with --postback-allow 127.0.0.1/32');
   const server = await startAppiaServer(context, { args: ['--postback-allow', '127.0.0.1/32'] });
-  const devices = await registerDevices(server, shape.responders);
-  const deviceWorker = await context.processes.startWorker('appia-devices', { url: server.url, tokens: devices.map((d) => d.token) });
-  const pool = new HttpPool(server.host, server.port, shape.outstanding, shape.requestTimeoutMs);
-  const headers = { host: `${server.host}:${server.port}`, authorization: `Bearer ${server.token}`, prefer: 'wait=60' };
-  const body = { ...commandBody, postBackUri: `http://${loopback}:${receiverPort}/hook` };
-  const requests = devices.map((d) => httpRequest('POST', `/beta/me/devices/${d.id}/commands`, headers, body));
-  let created = 0;
-  const send = async (target: number): Promise<void> => {
-    const command = expectJson(await pool.request(requests[target]!), 201, 'create with Prefer: wait');
-    if (command.status !== 'completed') throw new Error(`the command ended ${command.status}, not completed`);
-    created++;
-  };
+  const creates = await waitedCreates(context, { devicesOn: server, body: { ...commandBody, postBackUri: `http://${loopback}:${receiverPort}/hook` } });
   try {
     const { warmupMs, measureMs } = context.timing;
     context.progress(`closed loop with postbacks, ${shape.outstanding} outstanding, ${(warmupMs + measureMs) / 1000} s`);
@@ -85,14 +73,14 @@ async function runPostbacks(context: ScenarioContext): Promise<ScenarioOutcome> 
     let cpuBefore = cpuSnapshot(watched());
     let windowFrom = Infinity;
     const warm = setTimeout(() => ((cpuBefore = cpuSnapshot(watched())), (windowFrom = now())), warmupMs);
-    const loop = await runClosedLoop({ outstanding: shape.outstanding, warmupMs, durationMs: measureMs, send: (slot) => send(slot % shape.responders) });
+    const loop = await runClosedLoop({ outstanding: shape.outstanding, warmupMs, durationMs: measureMs, send: (slot) => creates.send(slot % shape.responders) });
     clearTimeout(warm);
     const windowTo = Math.min(now(), windowFrom + measureMs);
     const cpuNote = describeCpuUse(cpuBefore, cpuSnapshot(watched()));
     const duringLoad = receiver.between(windowFrom, windowTo);
 
     // 4 status changes per command, each one postback: what is left is the outbox's backlog
-    const expected = created * 4;
+    const expected = creates.completed() * 4;
     const backlog = expected - receiver.ids.size;
     context.progress(`draining ${backlog} postbacks`);
     const drainFrom = now();
@@ -119,8 +107,7 @@ async function runPostbacks(context: ScenarioContext): Promise<ScenarioOutcome> 
       ],
     };
   } finally {
-    pool.close();
-    await deviceWorker.stop();
+    await creates.close();
     await server.process.stop();
     await receiver.close();
   }

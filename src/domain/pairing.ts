@@ -106,6 +106,14 @@ export function decidePoll(row: PairingPollRow | undefined, at: number): PollDec
 }
 
 /**
+ * An `issued` decision whose token could not be collected, because the owner
+ * removed the device first: `denied` instead, and stored as denied.
+ */
+export function deviceRemovedBeforeCollecting(decision: PollDecision): PollDecision {
+  return { outcome: { kind: 'denied' }, intervalMs: decision.intervalMs, state: 'denied' };
+}
+
+/**
  * The token hash a paired device holds until its token is collected: not the
  * SHA-256 hex of any token (it has a prefix), so no token finds the device
  * before the poll that hands its real token out swaps it in.

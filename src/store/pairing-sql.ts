@@ -1,4 +1,6 @@
-import type { NewPairing } from './pairings.js';
+import { uncollectedTokenHash } from '../domain/pairing.js';
+import type { NewPairing, PairingApproval } from './pairings.js';
+import type { NewDevice } from './store.js';
 
 /**
  * DESIGN 10: the pairings table and its statements, one text for both
@@ -62,4 +64,22 @@ export function numbered(sql: string): string {
 /** the values of insertPairing, in its order */
 export function insertPairingValues(p: NewPairing): (string | number | null)[] {
   return [p.idHash, p.userCodeHash, p.name, p.kind, p.platform, p.model, p.manufacturer, p.createdAt, p.expiresAt, p.intervalMs];
+}
+
+/** what pendingByUserCode reads of a pairing */
+export type PendingPairingRow = Pick<NewPairing, 'idHash' | 'name' | 'kind' | 'platform' | 'model' | 'manufacturer'>;
+
+/** DESIGN 10: the device an approval registers: the pairing's description, holding the pairing's placeholder token hash until its token is collected */
+export function pairedDevice(approval: PairingApproval, row: PendingPairingRow): NewDevice {
+  return {
+    id: approval.deviceId,
+    userId: approval.userId,
+    name: row.name,
+    kind: row.kind,
+    platform: row.platform,
+    model: row.model,
+    manufacturer: row.manufacturer,
+    tokenHash: uncollectedTokenHash(row.idHash),
+    createdAt: approval.at,
+  };
 }

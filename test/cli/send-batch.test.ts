@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { progressBar, summaryLine } from '../../src/cli/batch-summary.js';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
+import { watchCli } from './support.js';
 
 /**
  * `appia send --all` and `--devices` (DESIGN 9) as a user runs them: the real
@@ -11,8 +11,6 @@ import { startTestAppia, type TestAppia } from '../support/appia.js';
  * the SDK. One device holds its command until the test has seen the live
  * summary, so the summary is shown while the batch runs, not afterwards.
  */
-
-const BIN = new URL('../../../bin/appia.js', import.meta.url).pathname;
 
 describe('the batch summary line', () => {
   test('reads like an operator counts a rollout: completed, failed, canceled, waiting', () => {
@@ -55,27 +53,7 @@ describe('appia send --all / --devices', () => {
     await appia.stop();
   });
 
-  function run(args: readonly string[]) {
-    const child = spawn(process.execPath, [BIN, 'send', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      for (const w of [...waiters]) if (w.pattern.test(stdout)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
-    return {
-      printed: (pattern: RegExp) =>
-        new Promise<void>((resolve, reject) => {
-          if (pattern.test(stdout)) return resolve();
-          waiters.push({ pattern, resolve });
-          void exited.then(() => reject(new Error(`exited without printing ${pattern}; stdout:\n${stdout}\nstderr:\n${stderr}`)));
-        }),
-      done: async () => ({ code: await exited, stdout, stderr }),
-    };
-  }
+  const run = (args: readonly string[]) => watchCli(['send', ...args], env);
 
   test('--all --wait prints a plain summary line per change while the batch runs (no terminal: no bar), and exits 1 unless every device completed', async () => {
     const send = run(['--all', '--uri', 'https://example.com/notes', '--wait']);

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { startTestAppia, type TestAppia } from '../support/appia.js';
+import { watchCli } from './support.js';
 
 /**
  * `appia send --wait` as a user runs it: the real bin in a child process,
@@ -10,8 +10,6 @@ import { startTestAppia, type TestAppia } from '../support/appia.js';
  * holds its command until the test has seen the progress printed, so the
  * test proves the changes are shown while they happen, not afterwards.
  */
-
-const BIN = new URL('../../../bin/appia.js', import.meta.url).pathname;
 
 describe('appia send --wait', () => {
   let appia: TestAppia;
@@ -47,30 +45,7 @@ describe('appia send --wait', () => {
     await appia.stop();
   });
 
-  function run(args: readonly string[]) {
-    const child = spawn(process.execPath, [BIN, 'send', 'Study PC', ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      for (const w of [...waiters]) if (w.pattern.test(stdout)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
-    return {
-      /** resolves once stdout matches, while the process still runs */
-      printed: (pattern: RegExp) =>
-        new Promise<void>((resolve, reject) => {
-          if (pattern.test(stdout)) return resolve();
-          waiters.push({ pattern, resolve });
-          void exited.then(() => reject(new Error(`exited without printing ${pattern}; stdout:\n${stdout}\nstderr:\n${stderr}`)));
-        }),
-      /** what it printed so far */
-      output: () => stdout,
-      done: async () => ({ code: await exited, stdout, stderr }),
-    };
-  }
+  const run = (args: readonly string[]) => watchCli(['send', 'Study PC', ...args], env);
 
   test('shows each status change as it happens, then the response payload, and exits 0', async () => {
     const send = run(['--app-service', 'backup', '--package', 'com.example.backup', '--wait']);

@@ -29,6 +29,39 @@ export function appiaCli(args: readonly string[], env: NodeJS.ProcessEnv, cwd?: 
   });
 }
 
+/** An `appia` run whose stdout a test can wait on while it runs, and then read to its end. */
+export interface WatchedRun {
+  /** resolves once stdout matches, while the process still runs */
+  printed(pattern: RegExp): Promise<void>;
+  /** what it printed so far */
+  output(): string;
+  done(): Promise<Run>;
+}
+
+/** Starts `node bin/appia.js ARGS`, its stdout and stderr kept apart (CliProcess mixes them). */
+export function watchCli(args: readonly string[], env: NodeJS.ProcessEnv): WatchedRun {
+  const child = spawn(process.execPath, [BIN, ...args], { env });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    for (const w of [...waiters]) if (w.pattern.test(stdout)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number>((resolve) => child.once('close', (code) => resolve(code ?? 1)));
+  return {
+    printed: (pattern: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        if (pattern.test(stdout)) return resolve();
+        waiters.push({ pattern, resolve });
+        void exited.then(() => reject(new Error(`exited without printing ${pattern}; stdout:\n${stdout}\nstderr:\n${stderr}`)));
+      }),
+    output: () => stdout,
+    done: async () => ({ code: await exited, stdout, stderr }),
+  };
+}
+
 /** A long-running `appia` process (an agent, a server), whose output a test can wait on. */
 export class CliProcess {
   readonly child: ChildProcessWithoutNullStreams;

@@ -8,19 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../../src/device/index.js';
 import { OwnNatsServer, ownServerSkip } from '../bus/own-nats-server.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf } from './support.js';
+import { createsAcrossOutage, finalStatuses, startCluster, Teardown, historyOf } from './support.js';
 
 const pg = await service('postgres');
-
-/** /readyz of a node: its status code and Retry-After */
-async function readiness(node: ClusterNode): Promise<{ status: number; retryAfter: string | null }> {
-  const res = await fetch(`${node.url}/readyz`);
-  await res.arrayBuffer();
-  return { status: res.status, retryAfter: res.headers.get('retry-after') };
-}
 
 /** what happens to the cluster's NATS mid-stream: it stops and starts again, or hangs (SIGSTOP) and wakes */
 const OUTAGES = {
@@ -36,57 +28,16 @@ for (const [kind, outageOf] of Object.entries(OUTAGES)) {
     teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
     const nats = await OwnNatsServer.start(['-js', '-sd', natsDir]);
     teardown.defer(() => nats.stop());
-    const db = await clusterDatabase('nats');
-    teardown.defer(() => db.drop());
-    const data = await sharedData();
-    teardown.defer(() => data.remove());
-    const flags = ['--database-url', db.url, '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
-    const a = await ClusterNode.start('a', data.dir, flags);
-    teardown.defer(() => a.stop());
-    const b = await ClusterNode.start('b', data.dir, flags);
-    teardown.defer(() => b.stop());
+    const cluster = await startCluster(teardown, { label: 'nats', natsUrl: nats.url, flags: ['--receipt-timeout-ms', '2000'] });
+    const { db, b, user, deviceId, runs, followed } = cluster;
 
-    const user = await data.token('nora');
-    const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-    const runs = new Map<string, number>();
-    const device = await connect({
-      url: a.url,
-      token: deviceToken,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-      handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
-    });
-    // closed before the nodes stop, or it would go on reconnecting to nothing
-    teardown.defer(() => device.close());
-    // a client following every change of the user's commands on node B, resuming with Last-Event-ID if it must
-    const followed = await FollowedEvents.open(() => b.url, user);
-    teardown.defer(() => followed.close());
-
-    const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as { status: number; retryAfter: string | null }[] };
-    let outageDone: Promise<void> = Promise.resolve();
-    const creates = await createStream({
-      urls: () => [b.url, a.url],
-      token: user,
-      deviceId,
-      total: 2000,
-      concurrency: 2,
+    // NATS goes away mid-stream: both nodes notice on their own, and say so until it is back
+    const { creates, outage } = await createsAcrossOutage(cluster, {
       paceMs: 50,
-      stop: () => outage.over && outage.acceptedAfter >= 20,
-      onAccepted: (count) => {
-        if (outage.over) outage.acceptedAfter++;
-        if (count !== 20 || outage.started) return;
-        outage.started = true;
-        outageDone = (async () => {
-          await outageOf.down(nats);
-          // both nodes notice on their own, and say so until NATS is back
-          for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          await outageOf.up(nats);
-          for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
-          outage.over = true;
-        })();
-      },
+      down: () => outageOf.down(nats),
+      hold: () => new Promise((resolve) => setTimeout(resolve, 1000)),
+      up: () => outageOf.up(nats),
     });
-    await outageDone;
     assert.ok(outage.over, 'NATS went down and came back mid-stream');
     assert.deepEqual(outage.readyDuring, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
     assert.deepEqual(creates.failed, []);

@@ -5,52 +5,30 @@
 // PostgreSQL or NATS is not reachable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from '../../src/device/index.js';
 import { HookReceiver } from '../postback/hook-receiver.js';
 import { service } from '../support/services.js';
-import { Balancer, ClusterNode, addDevice, clusterDatabase, createStream, finalStatuses, historyOf, sharedData, FollowedEvents, Teardown } from './support.js';
+import { createStream, finalStatuses, historyOf, startCluster, Teardown } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 
 test('when the node holding the device is killed mid-stream, the device moves to the other node and every accepted command completes once', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
   const teardown = new Teardown();
   t.after(() => teardown.run());
-  const db = await clusterDatabase('kill');
-  teardown.defer(() => db.drop());
-  const data = await sharedData();
-  teardown.defer(() => data.remove());
   const receiver = await HookReceiver.start();
   teardown.defer(() => receiver.close());
-  const flags = ['--database-url', db.url, '--nats-url', nats.url, '--postback-allow', '127.0.0.1/32', '--receipt-timeout-ms', '2000'];
-  const a = await ClusterNode.start('a', data.dir, flags);
-  teardown.defer(() => a.stop());
-  const b = await ClusterNode.start('b', data.dir, flags);
-  teardown.defer(() => b.stop());
-  const balancer = await Balancer.start([a.port, b.port]);
-  teardown.defer(() => balancer.close());
-
-  const user = await data.token('nora');
-  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-  const runs = new Map<string, number>();
-  const connectedTo: string[] = [];
-  // through the balancer: the first node that takes the connection, A while it lives
-  const device = await connect({
-    url: balancer.url,
-    token: deviceToken,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-    handlers: {
-      LaunchUri: async (command) => {
-        runs.set(command.id, (runs.get(command.id) ?? 0) + 1);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        return { ok: true };
-      },
+  // the device and the follower through a balancer: the first node that takes a connection, A while it lives,
+  // then B (the follower resuming with Last-Event-ID)
+  const { a, b, user, deviceId, device, runs, followed } = await startCluster(teardown, {
+    label: 'kill',
+    natsUrl: nats.url,
+    flags: ['--postback-allow', '127.0.0.1/32', '--receipt-timeout-ms', '2000'],
+    balanced: true,
+    handle: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return { ok: true };
     },
   });
-  // closed before the nodes stop, or it would go on reconnecting to nothing
-  teardown.defer(() => device.close());
-  // a client following the user's changes through the balancer (on A, then on B after resuming with Last-Event-ID)
-  const followed = await FollowedEvents.open(() => balancer.url, user);
-  teardown.defer(() => followed.close());
+  const connectedTo: string[] = [];
   void (async () => {
     for await (const s of device.status()) if (s.type === 'connected') connectedTo.push(s.reconnect ? 'again' : 'first');
   })();

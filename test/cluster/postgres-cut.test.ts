@@ -5,81 +5,39 @@
 // completes. Skipped, with the reason printed, when PostgreSQL or NATS is not reachable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from '../../src/device/index.js';
 import { TcpProxy } from '../store/tcp-proxy.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, clusterDatabase, createStream, eventually, finalStatuses, sharedData, FollowedEvents, Teardown, historyOf, type Creates } from './support.js';
+import { createsAcrossOutage, eventually, finalStatuses, startCluster, Teardown, historyOf } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
-
-async function readyStatus(node: ClusterNode): Promise<{ status: number; retryAfter: string | null }> {
-  const res = await fetch(`${node.url}/readyz`);
-  await res.arrayBuffer();
-  return { status: res.status, retryAfter: res.headers.get('retry-after') };
-}
 
 test('when PostgreSQL is cut off mid-stream, requests get 503 with Retry-After, and afterwards every accepted command is stored and completes', { skip: pg.skip || nats.skip, timeout: 90_000 }, async (t) => {
   const teardown = new Teardown();
   t.after(() => teardown.run());
-  const db = await clusterDatabase('cut');
-  teardown.defer(() => db.drop());
-  const target = new URL(db.url);
+  // in front of the shared server, not the database: the nodes' database URL names the proxy
+  const target = new URL(pg.url);
   const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) || 5432 });
   teardown.defer(() => proxy.close());
-  const data = await sharedData();
-  teardown.defer(() => data.remove());
-  const flags = ['--database-url', proxy.url(db.url), '--nats-url', nats.url, '--receipt-timeout-ms', '2000'];
-  const a = await ClusterNode.start('a', data.dir, flags);
-  teardown.defer(() => a.stop());
-  const b = await ClusterNode.start('b', data.dir, flags);
-  teardown.defer(() => b.stop());
-
-  const user = await data.token('nora');
-  const { id: deviceId, deviceToken } = await addDevice(b.url, user);
-  const runs = new Map<string, number>();
-  const device = await connect({
-    url: a.url,
-    token: deviceToken,
-    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
-    handlers: { LaunchUri: async (command) => void runs.set(command.id, (runs.get(command.id) ?? 0) + 1) },
+  const cluster = await startCluster(teardown, {
+    label: 'cut',
+    natsUrl: nats.url,
+    databaseUrl: (database) => proxy.url(database.url),
+    flags: ['--receipt-timeout-ms', '2000'],
   });
-  // closed before the nodes stop, or it would go on reconnecting to nothing
-  teardown.defer(() => device.close());
-  // a client following every change of the user's commands on node B, resuming with Last-Event-ID when the stream ends
-  const followed = await FollowedEvents.open(() => b.url, user);
-  teardown.defer(() => followed.close());
+  const { db, b, user, deviceId, runs, followed } = cluster;
 
-  const outage = { started: false, over: false, acceptedAfter: 0, ready: [] as { status: number; retryAfter: string | null }[] };
-  let outageDone: Promise<void> = Promise.resolve();
   let unavailableSeen = 0;
-  const creates: Creates = { accepted: [], unavailable: [], failed: [] };
-  await createStream({
-    into: creates,
-    urls: () => [b.url, a.url],
-    token: user,
-    deviceId,
-    total: 2000,
-    concurrency: 2,
+  const { creates, outage } = await createsAcrossOutage(cluster, {
     paceMs: 20,
-    stop: () => outage.over && outage.acceptedAfter >= 20,
-    onAccepted: (count) => {
-      if (outage.over) outage.acceptedAfter++;
-      if (count !== 20 || outage.started) return;
-      outage.started = true;
-      outageDone = (async () => {
-        await proxy.cut();
-        for (const node of [a, b]) outage.ready.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readyStatus(node)), `node ${node.name} unready`));
-        // the creates meet the cut for a while
-        unavailableSeen = await eventually(async () => (creates.unavailable.length >= 4 ? creates.unavailable.length : undefined), 'creates answered 503');
-        await proxy.resume();
-        for (const node of [a, b]) await eventually(async () => ((await readyStatus(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
-        outage.over = true;
-      })();
+    down: () => proxy.cut(),
+    // the creates meet the cut for a while
+    hold: async (creates) => {
+      unavailableSeen = await eventually(async () => (creates.unavailable.length >= 4 ? creates.unavailable.length : undefined), 'creates answered 503');
     },
+    up: () => proxy.resume(),
   });
-  await outageDone;
   assert.ok(outage.over, 'PostgreSQL was cut off and came back mid-stream');
-  assert.deepEqual(outage.ready, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
+  assert.deepEqual(outage.readyDuring, [{ status: 503, retryAfter: '5' }, { status: 503, retryAfter: '5' }]);
   assert.ok(unavailableSeen >= 4);
   assert.deepEqual(creates.failed, [], 'every create was answered 201 or 503');
   for (const refused of creates.unavailable) assert.equal(refused.retryAfter, '1', 'a 503 says when to retry');

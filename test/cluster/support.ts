@@ -2,14 +2,16 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, type Server, type Socket, connect as tcpConnect, createServer } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import pg from 'pg';
 import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
+import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { service } from '../support/services.js';
 import { spawnServer } from '../support/spawn.js';
+import { TcpRelay } from '../support/tcp-relay.js';
 
 /**
  * What the cluster stories share (DESIGN 1, 7): real `appia serve`
@@ -228,66 +230,40 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
  * its node dies. `close()` ends every relayed connection and stops listening.
  */
 export class Balancer {
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  #port = 0;
+  readonly #relay: TcpRelay;
 
-  private constructor(private readonly backends: readonly number[]) {}
+  private constructor(private readonly backends: readonly number[]) {
+    this.#relay = new TcpRelay((client) => this.#firstAccepting(client, 0));
+  }
 
   static async start(ports: readonly number[]): Promise<Balancer> {
     const balancer = new Balancer(ports);
-    const server = createServer((client) => balancer.#relay(client, 0));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    balancer.#server = server;
-    balancer.#port = (server.address() as AddressInfo).port;
+    await balancer.#relay.listen();
     return balancer;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `http://127.0.0.1:${this.#relay.port}`;
   }
 
-  async close(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.#relay.stop('close');
   }
 
-  #relay(client: Socket, index: number): void {
-    if (index === 0) {
-      client.pause();
-      this.#sockets.add(client);
-      client.once('close', () => this.#sockets.delete(client));
-      client.on('error', () => client.destroy());
-    }
-    if (!this.#server || index >= this.backends.length || client.destroyed) {
+  /** the upstream of the first node from `index` on that accepts a connection; none: the client is closed */
+  async #firstAccepting(client: Socket, index: number): Promise<Socket | undefined> {
+    if (!this.#relay.listening || index >= this.backends.length || client.destroyed) {
       client.destroy();
-      return;
+      return undefined;
     }
     const upstream = tcpConnect({ host: '127.0.0.1', port: this.backends[index]! });
-    this.#sockets.add(upstream);
-    upstream.once('close', () => this.#sockets.delete(upstream));
-    const refused = () => {
-      upstream.destroy();
-      this.#relay(client, index + 1);
-    };
-    upstream.once('error', refused);
-    upstream.once('connect', () => {
-      upstream.off('error', refused);
-      upstream.on('error', () => upstream.destroy());
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      upstream.once('close', () => client.destroy());
-      client.once('close', () => upstream.destroy());
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
+    const accepted = await new Promise<boolean>((resolve) => {
+      upstream.once('error', () => resolve(false));
+      upstream.once('connect', () => resolve(true));
     });
+    if (accepted) return upstream;
+    upstream.destroy();
+    return this.#firstAccepting(client, index + 1);
   }
 }
 
@@ -459,4 +435,160 @@ export class Teardown {
     }
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** A story's nodes, on a database and a data folder of their own. */
+export interface Nodes {
+  readonly db: ClusterDatabase;
+  readonly data: Awaited<ReturnType<typeof sharedData>>;
+  readonly nodes: readonly ClusterNode[];
+  /** a token of the story's user, from the shared issuer */
+  readonly user: string;
+}
+
+/**
+ * Starts `appia serve` nodes (named by `names`, default A and B, one after
+ * the other unless `together`) on a fresh database and a shared data folder,
+ * each undone by `teardown`.
+ */
+export async function startNodes(
+  teardown: Teardown,
+  options: {
+    /** part of the database's name */
+    label: string;
+    natsUrl: string;
+    /** flags beyond --database-url and --nats-url */
+    flags?: readonly string[];
+    /** the database URL the nodes are given (default the database's own; e.g. through a relay) */
+    databaseUrl?: (db: ClusterDatabase) => string;
+    names?: readonly string[];
+    /** started at once, as an orchestrator would */
+    together?: boolean;
+    user?: string;
+  },
+): Promise<Nodes> {
+  const db = await clusterDatabase(options.label);
+  teardown.defer(() => db.drop());
+  const data = await sharedData();
+  teardown.defer(() => data.remove());
+  const flags = ['--database-url', options.databaseUrl?.(db) ?? db.url, '--nats-url', options.natsUrl, ...(options.flags ?? [])];
+  const start = async (name: string) => {
+    const node = await ClusterNode.start(name, data.dir, flags);
+    teardown.defer(() => node.stop());
+    return node;
+  };
+  const names = options.names ?? ['a', 'b'];
+  const nodes: ClusterNode[] = [];
+  if (options.together) nodes.push(...(await Promise.all(names.map(start))));
+  else for (const name of names) nodes.push(await start(name));
+  return { db, data, nodes, user: await data.token(options.user ?? 'nora') };
+}
+
+/** Two nodes, a device counting its runs, and a client following the user's changes. */
+export interface Cluster extends Nodes {
+  readonly a: ClusterNode;
+  readonly b: ClusterNode;
+  readonly deviceId: string;
+  readonly device: DeviceConnection;
+  /** how many times each command ran on the device */
+  readonly runs: Map<string, number>;
+  readonly followed: FollowedEvents;
+}
+
+/**
+ * What the outage stories share: nodes A and B (startNodes), a device
+ * registered on B and connected to A, reconnecting quickly, and a client
+ * following every change of the user's commands on B, resuming with
+ * Last-Event-ID when its stream ends. With `balanced`, the device and the
+ * follower go through a Balancer in front of A and B instead.
+ */
+export async function startCluster(
+  teardown: Teardown,
+  options: Parameters<typeof startNodes>[1] & {
+    balanced?: boolean;
+    /** what the device does with a command once its run is counted (default nothing: it completes without a payload) */
+    handle?: () => Promise<object>;
+  },
+): Promise<Cluster> {
+  const started = await startNodes(teardown, options);
+  const [a, b] = started.nodes as [ClusterNode, ClusterNode];
+  let front: { device: string; follow: string } = { device: a.url, follow: b.url };
+  if (options.balanced) {
+    const balancer = await Balancer.start([a.port, b.port]);
+    teardown.defer(() => balancer.close());
+    front = { device: balancer.url, follow: balancer.url };
+  }
+  const { id: deviceId, deviceToken } = await addDevice(b.url, started.user);
+  const runs = new Map<string, number>();
+  const device = await connect({
+    url: front.device,
+    token: deviceToken,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 400 },
+    handlers: {
+      LaunchUri: async (command) => {
+        runs.set(command.id, (runs.get(command.id) ?? 0) + 1);
+        return options.handle?.();
+      },
+    },
+  });
+  // closed before the nodes stop, or it would go on reconnecting to nothing
+  teardown.defer(() => device.close());
+  const followed = await FollowedEvents.open(() => front.follow, started.user);
+  teardown.defer(() => followed.close());
+  return { ...started, a, b, deviceId, device, runs, followed };
+}
+
+/** What a node's /readyz answered. */
+export interface Readiness {
+  readonly status: number;
+  readonly retryAfter: string | null;
+}
+
+export async function readiness(node: ClusterNode): Promise<Readiness> {
+  const res = await fetch(`${node.url}/readyz`);
+  await res.arrayBuffer();
+  return { status: res.status, retryAfter: res.headers.get('retry-after') };
+}
+
+/**
+ * Creates for the cluster's device, on B and A in turn, two at a time,
+ * `paceMs` apart, with an outage in their midst: after the 20th 201, `down`;
+ * once each node's /readyz says 503 on its own (`readyDuring` holds those
+ * answers), `hold` and then `up`; once both say 200 again, the stream ends
+ * after 20 more 201s. Resolves once the stream has ended and the outage is
+ * over (`over`, false if the stream ended before the outage could begin).
+ */
+export async function createsAcrossOutage(
+  cluster: Pick<Cluster, 'a' | 'b' | 'user' | 'deviceId'>,
+  options: { paceMs: number; down: () => Promise<void>; hold: (creates: Creates) => Promise<void>; up: () => Promise<void> },
+): Promise<{ creates: Creates; outage: { over: boolean; readyDuring: Readiness[] } }> {
+  const { a, b } = cluster;
+  const outage = { started: false, over: false, acceptedAfter: 0, readyDuring: [] as Readiness[] };
+  let outageDone: Promise<void> = Promise.resolve();
+  const creates: Creates = { accepted: [], unavailable: [], failed: [] };
+  await createStream({
+    into: creates,
+    urls: () => [b.url, a.url],
+    token: cluster.user,
+    deviceId: cluster.deviceId,
+    total: 2000,
+    concurrency: 2,
+    paceMs: options.paceMs,
+    stop: () => outage.over && outage.acceptedAfter >= 20,
+    onAccepted: (count) => {
+      if (outage.over) outage.acceptedAfter++;
+      if (count !== 20 || outage.started) return;
+      outage.started = true;
+      outageDone = (async () => {
+        await options.down();
+        for (const node of [a, b]) outage.readyDuring.push(await eventually(async () => ((r) => (r.status === 503 ? r : undefined))(await readiness(node)), `node ${node.name} unready`));
+        await options.hold(creates);
+        await options.up();
+        for (const node of [a, b]) await eventually(async () => ((await readiness(node)).status === 200 ? true : undefined), `node ${node.name} ready again`);
+        outage.over = true;
+      })();
+    },
+  });
+  await outageDone;
+  return { creates, outage: { over: outage.over, readyDuring: outage.readyDuring } };
 }

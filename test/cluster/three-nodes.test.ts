@@ -6,14 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { service } from '../support/services.js';
-import { ClusterNode, EventStream, addDevice, api, clusterDatabase, commandsOf, eventually, historyOf, sharedData, type ClusterDatabase } from './support.js';
+import { ClusterNode, EventStream, addDevice, api, commandsOf, eventually, historyOf, startNodes, Teardown } from './support.js';
 
 const [pg, nats] = [await service('postgres'), await service('nats')];
 const skip = pg.skip || nats.skip;
 
 describe('three nodes on one PostgreSQL and one NATS', { skip, timeout: 60_000 }, () => {
-  let db: ClusterDatabase;
-  let data: Awaited<ReturnType<typeof sharedData>>;
+  const teardown = new Teardown();
   let a: ClusterNode;
   let b: ClusterNode;
   let c: ClusterNode;
@@ -23,21 +22,17 @@ describe('three nodes on one PostgreSQL and one NATS', { skip, timeout: 60_000 }
   const streams: EventStream[] = [];
 
   before(async () => {
-    db = await clusterDatabase('three');
-    data = await sharedData();
-    const flags = ['--database-url', db.url, '--nats-url', nats.url];
     // started at once on an empty folder and an empty database, as an orchestrator would:
     // one of them makes the issuer's key and migrates, the others take the same key and schema
-    [a, b, c] = await Promise.all(['a', 'b', 'c'].map((name) => ClusterNode.start(name, data.dir, flags)));
-    user = await data.token('nora');
+    const started = await startNodes(teardown, { label: 'three', natsUrl: nats.url, names: ['a', 'b', 'c'], together: true });
+    [a, b, c] = started.nodes as [ClusterNode, ClusterNode, ClusterNode];
+    user = started.user;
   });
 
   after(async () => {
     await Promise.all(streams.map((s) => s.close()));
     await Promise.all(devices.map((d) => d.close()));
-    await Promise.all([a, b, c].map((node) => node?.stop()));
-    await db?.drop();
-    await data?.remove();
+    await teardown.run();
   });
 
   it('a command created on node B reaches the device on node A, and node C serves its status, its event stream and a wait that ends when the device completes', async () => {

@@ -16,7 +16,7 @@ import { subjects } from '../../src/bus/bus.js';
 import { connect } from '../../src/device/index.js';
 import { OwnNatsServer, ownServerSkip } from '../bus/own-nats-server.js';
 import { service } from '../support/services.js';
-import { ClusterNode, addDevice, api, clusterDatabase, commandsOf, finalStatuses, sharedData, Teardown } from './support.js';
+import { addDevice, api, commandsOf, finalStatuses, startNodes, Teardown } from './support.js';
 
 const pg = await service('postgres');
 /** what two nodes' sweeps publish for a backlog of a few hundred commands over a minute or so */
@@ -29,14 +29,8 @@ test('a flood of repeated wake-ups for one command does not hold back the device
   teardown.defer(() => rm(natsDir, { recursive: true, force: true }));
   const nats = await OwnNatsServer.start(['-sd', natsDir]);
   teardown.defer(() => nats.stop());
-  const db = await clusterDatabase('flood');
-  teardown.defer(() => db.drop());
-  const data = await sharedData();
-  teardown.defer(() => data.remove());
-  const node = await ClusterNode.start('a', data.dir, ['--database-url', db.url, '--nats-url', nats.url]);
-  teardown.defer(() => node.stop());
+  const { nodes: [node], user } = await startNodes(teardown, { label: 'flood', natsUrl: nats.url, names: ['a'], user: 'flo' });
 
-  const user = await data.token('flo');
   const { id: deviceId, deviceToken } = await addDevice(node.url, user);
   const runs = new Map<string, number>();
   const device = await connect({

@@ -1,14 +1,12 @@
 import type { DeviceRecord } from '../../domain/device.js';
-import { decidePoll, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
-import { insertPairingValues, numbered, PAIRING_SQL, type PairingStatementName } from '../pairing-sql.js';
+import { decidePoll, deviceRemovedBeforeCollecting, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
+import { insertPairingValues, numbered, pairedDevice, PAIRING_SQL, type PairingStatementName, type PendingPairingRow } from '../pairing-sql.js';
 import type { NewPairing, PairingApproval, PairingStore } from '../pairings.js';
 import { NEW_DEVICE_STATUS, newDeviceRecord } from '../sql-shared.js';
 import { tooManyDevices, type CreateDeviceOptions } from '../store.js';
 import type { SqlQuery } from './client.js';
 import type { QueryRunner, Transaction } from './runner.js';
 import { statement } from './writes.js';
-
-type PendingRow = Pick<NewPairing, 'idHash' | 'name' | 'kind' | 'platform' | 'model' | 'manufacturer'>;
 
 /** the shared statements, numbered for PostgreSQL; the reads a decision follows lock their row */
 const TEXT: Readonly<Record<PairingStatementName, string>> = Object.fromEntries(
@@ -40,19 +38,9 @@ export class PostgresPairings implements PairingStore {
 
   approve(approval: PairingApproval, options?: CreateDeviceOptions): Promise<DeviceRecord | undefined> {
     return this.#db.transaction(async (tx) => {
-      const row = (await tx.query<PendingRow>(query('pendingByUserCode', [approval.userCodeHash, approval.at]))).rows[0];
+      const row = (await tx.query<PendingPairingRow>(query('pendingByUserCode', [approval.userCodeHash, approval.at]))).rows[0];
       if (row === undefined) return undefined;
-      const device = {
-        id: approval.deviceId,
-        userId: approval.userId,
-        name: row.name,
-        kind: row.kind,
-        platform: row.platform,
-        model: row.model,
-        manufacturer: row.manufacturer,
-        tokenHash: uncollectedTokenHash(row.idHash),
-        createdAt: approval.at,
-      };
+      const device = pairedDevice(approval, row);
       await insertDevice(tx, device, options?.maxDevices ?? 0);
       await tx.finish(query('decidePairing', ['approved', approval.userId, approval.deviceId, approval.at, approval.collectUntil, row.idHash]));
       return newDeviceRecord(device);
@@ -61,7 +49,7 @@ export class PostgresPairings implements PairingStore {
 
   deny(userCodeHash: string, userId: string, at: number): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
-      const row = (await tx.query<PendingRow>(query('pendingByUserCode', [userCodeHash, at]))).rows[0];
+      const row = (await tx.query<PendingPairingRow>(query('pendingByUserCode', [userCodeHash, at]))).rows[0];
       if (row === undefined) return false;
       return ((await tx.finish(query('decidePairing', ['denied', userId, null, at, at, row.idHash]))).rowCount ?? 0) === 1;
     });
@@ -70,16 +58,13 @@ export class PostgresPairings implements PairingStore {
   poll(idHash: string, at: number, tokenHash: string): Promise<PollOutcome> {
     return this.#db.transaction(async (tx) => {
       const row = (await tx.query<PairingPollRow>(query('pollRow', [idHash]))).rows[0];
-      const decision = decidePoll(row, at);
+      let decision = decidePoll(row, at);
       if (decision === undefined) return { kind: 'unknown' } as const;
-      let { outcome, state } = decision;
-      if (outcome.kind === 'issued' && (await tx.query(query('collectToken', [tokenHash, outcome.deviceId, uncollectedTokenHash(idHash)]))).rowCount !== 1) {
-        // the owner removed the device before it collected its token
-        outcome = { kind: 'denied' };
-        state = 'denied';
+      if (decision.outcome.kind === 'issued' && (await tx.query(query('collectToken', [tokenHash, decision.outcome.deviceId, uncollectedTokenHash(idHash)]))).rowCount !== 1) {
+        decision = deviceRemovedBeforeCollecting(decision);
       }
-      await tx.finish(query('recordPoll', [at, decision.intervalMs, state, idHash]));
-      return outcome;
+      await tx.finish(query('recordPoll', [at, decision.intervalMs, decision.state, idHash]));
+      return decision.outcome;
     });
   }
 }

@@ -1,13 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { DeviceRecord } from '../../domain/device.js';
-import { decidePoll, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
-import { insertPairingValues, PAIRING_SQL, type PairingStatementName } from '../pairing-sql.js';
+import { decidePoll, deviceRemovedBeforeCollecting, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
+import { insertPairingValues, pairedDevice, PAIRING_SQL, type PairingStatementName, type PendingPairingRow } from '../pairing-sql.js';
 import type { NewPairing, PairingApproval } from '../pairings.js';
 import type { CreateDeviceOptions } from '../store.js';
 import type { SqliteWrites } from './writes.js';
 
 type PairingStatements = { readonly [K in PairingStatementName]: Database.Statement };
-type PendingRow = Pick<NewPairing, 'idHash' | 'name' | 'kind' | 'platform' | 'model' | 'manufacturer'>;
 
 /** the pairing statements of each writing connection, prepared on its first pairing write */
 const prepared = new WeakMap<SqliteWrites, PairingStatements>();
@@ -30,45 +29,29 @@ function createPairing(w: SqliteWrites, pairing: NewPairing, forgetBefore: numbe
 /** DESIGN 10: the device is registered and the pairing decided in one transaction: of racing approvals one wins */
 function approvePairing(w: SqliteWrites, approval: PairingApproval, options: CreateDeviceOptions | undefined): DeviceRecord | undefined {
   const s = statements(w);
-  const row = s.pendingByUserCode.get(approval.userCodeHash, approval.at) as PendingRow | undefined;
+  const row = s.pendingByUserCode.get(approval.userCodeHash, approval.at) as PendingPairingRow | undefined;
   if (row === undefined) return undefined;
-  const device = w.insertDevice(
-    {
-      id: approval.deviceId,
-      userId: approval.userId,
-      name: row.name,
-      kind: row.kind,
-      platform: row.platform,
-      model: row.model,
-      manufacturer: row.manufacturer,
-      tokenHash: uncollectedTokenHash(row.idHash),
-      createdAt: approval.at,
-    },
-    options,
-  );
+  const device = w.insertDevice(pairedDevice(approval, row), options);
   s.decidePairing.run('approved', approval.userId, approval.deviceId, approval.at, approval.collectUntil, row.idHash);
   return device;
 }
 
 function denyPairing(w: SqliteWrites, userCodeHash: string, userId: string, at: number): boolean {
   const s = statements(w);
-  const row = s.pendingByUserCode.get(userCodeHash, at) as PendingRow | undefined;
+  const row = s.pendingByUserCode.get(userCodeHash, at) as PendingPairingRow | undefined;
   if (row === undefined) return false;
   return s.decidePairing.run('denied', userId, null, at, at, row.idHash).changes === 1;
 }
 
 function pollPairing(w: SqliteWrites, idHash: string, at: number, tokenHash: string): PollOutcome {
   const s = statements(w);
-  const decision = decidePoll(s.pollRow.get(idHash) as PairingPollRow | undefined, at);
+  let decision = decidePoll(s.pollRow.get(idHash) as PairingPollRow | undefined, at);
   if (decision === undefined) return { kind: 'unknown' };
-  let { outcome, state } = decision;
-  if (outcome.kind === 'issued' && s.collectToken.run(tokenHash, outcome.deviceId, uncollectedTokenHash(idHash)).changes !== 1) {
-    // the owner removed the device before it collected its token
-    outcome = { kind: 'denied' };
-    state = 'denied';
+  if (decision.outcome.kind === 'issued' && s.collectToken.run(tokenHash, decision.outcome.deviceId, uncollectedTokenHash(idHash)).changes !== 1) {
+    decision = deviceRemovedBeforeCollecting(decision);
   }
-  s.recordPoll.run(at, decision.intervalMs, state, idHash);
-  return outcome;
+  s.recordPoll.run(at, decision.intervalMs, decision.state, idHash);
+  return decision.outcome;
 }
 
 /**
