@@ -44,7 +44,9 @@ describe('appia agent --pair', () => {
     t.after(() => agent.kill());
     const [, code] = await agent.printed(SHOWN_CODE);
     await agent.printed(/Waiting for the approval/);
-    assert.match(agent.output, new RegExp(`in the console at ${appia.url}/ `));
+    // the link opens the console with the code filled in
+    assert.match(agent.output, new RegExp(`in the console: +${appia.url}/#pair=${code}\n`));
+    assert.match(agent.output, /The code expires in 10 minutes\./);
     assert.match(agent.output, new RegExp(`npx appia device approve ${code}`));
 
     const approved = await cli(['device', 'approve', code!.toLowerCase()]);

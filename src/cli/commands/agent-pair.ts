@@ -19,13 +19,14 @@ export async function pairAgent(options: { server: string; configPath: string; n
       url: options.server,
       device: thisDevice(options.name),
       signal: options.signal,
-      onCode: ({ userCode, verificationUri, expiresIn }) => {
+      onCode: ({ userCode, verificationUri, verificationUriComplete, expiresIn }) => {
         print('');
         print(`  To pair this device, approve the code  ${userCode}`);
-        print(`  in the console at ${verificationUri} ("Pair a device"), or run:`);
-        print(`    ${hint(`device approve ${userCode}`)}`);
+        // the link opens the console with the code filled in ("Pair a device")
+        print(`  in the console:  ${verificationUriComplete ?? verificationUri}`);
+        print(`  or run:          ${hint(`device approve ${userCode}`)}`);
         print('');
-        print(`The code expires in ${Math.round(expiresIn / 60)} minutes. Waiting for the approval (Ctrl-C to stop) ...`);
+        print(`The code expires in ${duration(expiresIn)}. Waiting for the approval (Ctrl-C to stop) ...`);
       },
       onSlowDown: (seconds) => print(`the server asked for slower polling: every ${seconds} s now`),
     });
@@ -45,6 +46,13 @@ export async function pairAgent(options: { server: string; configPath: string; n
   }
   print(`paired: this machine is device ${paired.deviceId}; its token is kept in ${options.configPath} (readable by you only)`);
   return paired.deviceToken;
+}
+
+/** `expiresIn` seconds as a person reads it: "10 minutes", "1 minute", "45 seconds". */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} seconds`;
+  const minutes = Math.round(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }
 
 /** This machine as it asks to be registered (`--name` overrides the name). */
