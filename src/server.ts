@@ -161,5 +161,5 @@ function logDestination(config: Config, overrides: StartOverrides): { logDestina
 async function openStore(config: Config): Promise<Store> {
   // DESIGN 7: told to use PostgreSQL, a node never runs without it (openPostgresStore fails in one line)
   if (config.databaseUrl) return openPostgresStore({ url: config.databaseUrl, applicationName: `appia ${hostname()}` });
-  return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous });
+  return openSqliteStore({ path: join(config.dataDir, 'appia.db'), synchronous: config.sqliteSynchronous, writer: config.sqliteWriter });
 }

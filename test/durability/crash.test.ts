@@ -9,16 +9,22 @@ import { startTestAppia } from '../support/appia.js';
 import { spawnServer } from '../support/spawn.js';
 
 /**
- * README, Performance: whichever SQLite durability setting runs, a command
- * answered 201 survives the process being killed (SIGKILL: no shutdown, no
- * flush) at any moment. Creates are in flight when the kill lands.
+ * README, Performance: whichever SQLite durability setting runs, and
+ * whichever thread writes, a command answered 201 survives the process being
+ * killed (SIGKILL: no shutdown, no flush) at any moment. Creates are in
+ * flight when the kill lands.
  */
-for (const synchronous of ['FULL', 'NORMAL'] as const) {
-  describe(`a process crash with synchronous=${synchronous}`, () => {
+const SETTINGS = [
+  { synchronous: 'FULL', writer: 'thread' },
+  { synchronous: 'NORMAL', writer: 'thread' },
+  { synchronous: 'FULL', writer: 'inline' },
+] as const;
+for (const { synchronous, writer } of SETTINGS) {
+  describe(`a process crash with synchronous=${synchronous}, writer=${writer}`, () => {
     test('loses no command that was answered 201', async () => {
       const dataDir = await mkdtemp(join(tmpdir(), 'appia-crash-'));
       try {
-        const server = await spawnServer(dataDir, ['--sqlite-synchronous', synchronous, '--max-open-commands', '0']);
+        const server = await spawnServer(dataDir, ['--sqlite-synchronous', synchronous, '--sqlite-writer', writer, '--max-open-commands', '0']);
         const issuer = await openEmbeddedIssuer({ dataDir });
         const token = await issuer.mint({ user: 'alice' });
         const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -50,7 +56,7 @@ for (const synchronous of ['FULL', 'NORMAL'] as const) {
         assert.ok(killed, 'the server was killed while creates were in flight');
         if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, 'exit');
 
-        const after = await startTestAppia({ sqliteSynchronous: synchronous }, { dataDir });
+        const after = await startTestAppia({ sqliteSynchronous: synchronous, sqliteWriter: writer }, { dataDir });
         try {
           const stored = new Set<string>();
           let url: string | undefined = `${after.url}/beta/me/devices/${device.id}/commands?$top=1000`;
