@@ -1,6 +1,7 @@
 // Starting the Appia server for a scenario: `node bin/appia.js serve` in its
 // own process (ProcessTracker.spawn, so it is always stopped), a user token
 // from its embedded issuer, and device registration over HTTP.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,30 @@ import type { ScenarioContext } from '../lib/scenario.js';
 import { expectJson, HttpPool, httpRequest } from './http-client.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const appiaBin = join(root, 'bin', 'appia.js');
+/**
+ * APPIA_BENCH_SERVER=<another checkout>/bin/appia.js measures that build's
+ * server under this build's load (the same devices and requesters): a
+ * before/after comparison of the server alone. Flags that build's `serve`
+ * does not know are left out (its limits did not exist, so nothing limits it).
+ */
+const otherBin = process.env['APPIA_BENCH_SERVER'];
+const appiaBin = otherBin ?? join(root, 'bin', 'appia.js');
+let knownFlags: Set<string> | undefined;
+
+/** `args` without the flags (and their values) the server does not list in `serve --help`. */
+function supportedArgs(args: readonly string[]): string[] {
+  if (otherBin === undefined) return [...args];
+  knownFlags ??= new Set(execFileSync(process.execPath, [otherBin, 'serve', '--help'], { encoding: 'utf8' }).match(/--[a-z][a-z-]*/g) ?? []);
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]!;
+    const value = args[i + 1];
+    const takesValue = value !== undefined && !value.startsWith('--');
+    if (!flag.startsWith('--') || knownFlags.has(flag)) kept.push(flag, ...(takesValue ? [value] : []));
+    if (takesValue) i++;
+  }
+  return kept;
+}
 
 /**
  * Set APPIA_BENCH_CPU_PROF=<dir> to run every Appia server of the run under
@@ -56,26 +80,28 @@ export async function startAppiaServer(context: ScenarioContext, options: AppiaS
   const serveArgs = [
     appiaBin,
     'serve',
-    '--port',
-    String(port),
-    '--data',
-    dataDir,
-    '--log-level',
-    'warn',
-    '--rate-limit',
-    '0',
-    '--max-open-commands',
-    '0',
-    // one bench user holds every device, every connection and every Prefer: wait
-    '--max-devices-per-user',
-    '0',
-    '--max-streams-per-user',
-    '0',
-    '--max-connections',
-    '0',
-    '--sqlite-synchronous',
-    options.synchronous ?? 'FULL',
-    ...(options.args ?? []),
+    ...supportedArgs([
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      '--log-level',
+      'warn',
+      '--rate-limit',
+      '0',
+      '--max-open-commands',
+      '0',
+      // one bench user holds every device, every connection and every Prefer: wait
+      '--max-devices-per-user',
+      '0',
+      '--max-streams-per-user',
+      '0',
+      '--max-connections',
+      '0',
+      '--sqlite-synchronous',
+      options.synchronous ?? 'FULL',
+      ...(options.args ?? []),
+    ]),
   ];
   const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...serveArgs];
   const started =
