@@ -12,6 +12,8 @@ export interface PairingOptions {
   readonly onCode: (code: { readonly userCode: string; readonly verificationUri: string; readonly verificationUriComplete?: string; readonly expiresIn: number }) => void;
   /** told each time the server asks the device to poll more slowly */
   readonly onSlowDown?: (intervalSeconds: number) => void;
+  /** told when a poll could not reach the server (it polls again until the code expires), with the reason */
+  readonly onUnreachable?: (reason: string) => void;
   readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
 }
@@ -20,6 +22,9 @@ export interface PairingOptions {
 export class PairingError extends Error {
   override name = 'PairingError';
 }
+
+/** The server could not be reached (connection refused, reset, DNS). */
+class UnreachableError extends PairingError {}
 
 /**
  * DESIGN 10 (RFC 8628 as a device does it): asks the server for a code,
@@ -52,7 +57,7 @@ export async function pairDevice(options: PairingOptions): Promise<{ deviceId: s
     } catch (err) {
       if (options.signal?.aborted) throw err;
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new PairingError(`cannot reach the Appia server at ${options.url} (${cause})`);
+      throw new UnreachableError(`cannot reach the Appia server at ${options.url} (${cause})`);
     }
     let json: Record<string, unknown> = {};
     try {
@@ -70,9 +75,18 @@ export async function pairDevice(options: PairingOptions): Promise<{ deviceId: s
   options.onCode({ userCode, verificationUri: String(verificationUri), ...(typeof verificationUriComplete === 'string' ? { verificationUriComplete } : {}), expiresIn: Number(expiresIn) });
 
   let wait = Math.max(1, Number(interval) || 5);
+  // a server restarting or a network fault only delays the pairing: poll again until the code expires
+  const expiresAt = Date.now() + Math.max(0, Number(expiresIn) || 0) * 1000;
   for (;;) {
     await sleep(wait * 1000, undefined, options.signal ? { signal: options.signal } : {});
-    const poll = await post('/devices/pair/token', { pairingId });
+    let poll: Awaited<ReturnType<typeof post>>;
+    try {
+      poll = await post('/devices/pair/token', { pairingId });
+    } catch (err) {
+      if (!(err instanceof UnreachableError) || Date.now() + wait * 1000 >= expiresAt) throw err;
+      options.onUnreachable?.(err.message);
+      continue;
+    }
     if (poll.status === 200 && typeof poll.json['deviceToken'] === 'string') {
       return { deviceId: String(poll.json['deviceId']), deviceToken: poll.json['deviceToken'] };
     }
@@ -88,7 +102,8 @@ export async function pairDevice(options: PairingOptions): Promise<{ deviceId: s
       case 'access_denied':
         throw new PairingError(`the pairing was refused (the code ${userCode} was denied, or the device was removed)`);
       default:
-        if (poll.status === 429 || poll.status >= 500) continue; // a busy server: poll again at the interval
+        // a busy server: poll again at the interval (its 429s are per second, shorter than any interval)
+        if (poll.status === 429 || poll.status >= 500) continue;
         throw new PairingError(`the server refused the pairing (${poll.status}): ${String(poll.json['error_description'] ?? graphMessage(poll.json))}`);
     }
   }

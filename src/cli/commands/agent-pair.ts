@@ -14,6 +14,7 @@ export async function pairAgent(options: { server: string; configPath: string; n
   const print = (line: string) => console.log(escapeControl(line));
   print(`asking ${options.server} to pair this machine ...`);
   let paired;
+  let unreachable = false;
   try {
     paired = await pairDevice({
       url: options.server,
@@ -29,6 +30,12 @@ export async function pairAgent(options: { server: string; configPath: string; n
         print(`The code expires in ${duration(expiresIn)}. Waiting for the approval (Ctrl-C to stop) ...`);
       },
       onSlowDown: (seconds) => print(`the server asked for slower polling: every ${seconds} s now`),
+      onUnreachable: (reason) => {
+        // said once: the polls go on until the code expires
+        if (unreachable) return;
+        unreachable = true;
+        print(`${reason}; still waiting for the approval`);
+      },
     });
   } catch (err) {
     if (options.signal.aborted) {
