@@ -1,5 +1,6 @@
 import { CliError, type CliCommand } from './cli.js';
 import { agentCommand } from './commands/agent.js';
+import { batchCommand } from './commands/batch.js';
 import { cancelCommand } from './commands/cancel.js';
 import { commandsCommand } from './commands/commands.js';
 import { consoleCommand } from './commands/console.js';
@@ -23,6 +24,7 @@ const COMMANDS: readonly CliCommand[] = [
   statusCommand,
   commandsCommand,
   cancelCommand,
+  batchCommand,
   agentCommand,
 ];
 

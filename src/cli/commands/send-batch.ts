@@ -28,7 +28,7 @@ export interface BatchSendOptions {
  */
 export async function sendBatch(client: ApiClient, command: Record<string, unknown>, options: BatchSendOptions): Promise<number> {
   const selection = await batchSelection(client, options);
-  let batch = asBatch(await client.post('/me/commandBatches', { ...selection, ...command }));
+  const batch = asBatch(await client.post('/me/commandBatches', { ...selection, ...command }));
   if (!options.wait) {
     if (options.json) {
       printJson(batch);
@@ -41,11 +41,21 @@ export async function sendBatch(client: ApiClient, command: Record<string, unkno
     return 0;
   }
   if (!options.json) console.log(escapeControl(`Batch ${batch.id} sent; waiting for every device (Ctrl-C stops waiting, not the commands):`));
-  const live = process.stdout.isTTY === true && !options.json;
+  return followBatch(client, batch, options.json);
+}
+
+/**
+ * Follows a batch until every command is final: a progress bar rewritten in
+ * place on a terminal, a plain line per change otherwise, and with `json` the
+ * batch once at the end. Resolves 0 only when every command completed.
+ */
+export async function followBatch(client: ApiClient, first: BatchJson, json: boolean): Promise<number> {
+  let batch = first;
+  const live = process.stdout.isTTY === true && !json;
   let shown = '';
   const show = (b: BatchJson) => {
     const line = summaryLine(b);
-    if (options.json || line === shown) return;
+    if (json || line === shown) return;
     shown = line;
     if (live) process.stdout.write(`\r\x1b[2K${progressBar(b)}  ${line}`);
     else console.log(line);
@@ -57,11 +67,11 @@ export async function sendBatch(client: ApiClient, command: Record<string, unkno
     show(batch);
   }
   if (live) process.stdout.write('\n');
-  if (options.json) printJson(batch);
+  if (json) printJson(batch);
   return (batch.counts['completed'] ?? 0) === batch.total ? 0 : 1;
 }
 
-function asBatch(answer: Record<string, unknown>): BatchJson {
+export function asBatch(answer: Record<string, unknown>): BatchJson {
   return withoutAnnotations(answer) as unknown as BatchJson;
 }
 
