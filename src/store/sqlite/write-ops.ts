@@ -1,5 +1,5 @@
 import { PAIRING_WRITE_OPS } from './pairing-ops.js';
-import { PRESENCE_WRITE_OPS } from './presence.js';
+import { PRESENCE_WRITE_OPS } from './presence-ops.js';
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
