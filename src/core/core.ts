@@ -125,6 +125,20 @@ export class CommandCore {
     return removeDevice(this.#ctx, this.#writer, userId, deviceId);
   }
 
+  /**
+   * DESIGN 4, the presence lease (each node, every ping interval): renews the
+   * devices whose connections this node holds, then marks Offline every
+   * device no node vouched for within `leaseMs` (its node died, or this
+   * process was killed and started again). Resolves with how many it marked.
+   */
+  async renewPresence(connectionIds: readonly string[], leaseMs: number): Promise<number> {
+    const now = this.#ctx.now();
+    await this.#ctx.store.presence.renew(connectionIds, now);
+    const expired = await this.#ctx.store.presence.expire(now - leaseMs);
+    if (expired.length > 0) this.#ctx.log.info({ devices: expired.length }, 'no node renewed these devices\' presence: marked Offline');
+    return expired.length;
+  }
+
   /** the device a device token belongs to, unless it was removed */
   findDeviceByToken(token: string): Promise<DeviceRecord | undefined> {
     return this.#ctx.store.findDeviceByTokenHash(hashDeviceToken(token));

@@ -101,6 +101,11 @@ export class DeviceSocket {
     ws.on('error', (err) => deps.log.debug({ deviceId: device.id, err }, 'device connection error'));
   }
 
+  /** this connection's identity, as the device's presence records it */
+  get connectionId(): string {
+    return this.#session.connectionId;
+  }
+
   get #open(): boolean {
     return !this.#superseded && this.#ws.readyState === WebSocket.OPEN;
   }

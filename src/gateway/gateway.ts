@@ -71,7 +71,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
   // DESIGN 8, APPIA_AUTH_FAILURE_LIMIT: failed device-token upgrades per second per client address, then 429
   const authFailures = new RateLimiter(config.authFailureLimit, deps.now);
 
-  const pinger = config.pingIntervalMs > 0 ? setInterval(() => live.forEach((c) => c.heartbeat()), config.pingIntervalMs) : undefined;
+  // DESIGN 4: each ping interval renews the presence of this node's devices; one not renewed for three ran out (its node is gone)
+  const leaseMs = 3 * config.pingIntervalMs;
+  let renewing = false;
+  const renewPresence = () => {
+    if (renewing || closing) return;
+    renewing = true;
+    core
+      .renewPresence([...current.values()].map((c) => c.connectionId), leaseMs)
+      .catch((err: unknown) => log.warn({ err }, 'presence could not be renewed; the next ping interval tries again'))
+      .finally(() => (renewing = false));
+  };
+  const pinger =
+    config.pingIntervalMs > 0
+      ? setInterval(() => {
+          live.forEach((c) => c.heartbeat());
+          renewPresence();
+        }, config.pingIntervalMs)
+      : undefined;
   pinger?.unref();
 
   function accept(ws: WebSocket, device: DeviceRecord): void {

@@ -13,6 +13,36 @@ const tooManyDevices = (err: unknown) => isAppiaError(err) && err.code === 'conf
  */
 export function deviceStories(story: Story): void {
   describe('device limit and status filter', () => {
+    story('presence is a lease: a renewed connection stays present, one no node renewed goes Offline, and a late renewal brings it back', async (w) => {
+      const user = w.user();
+      const [kept, orphan, replaced, removed] = [await w.device(user), await w.device(user), await w.device(user), await w.device(user)];
+      const connected = w.tick();
+      await w.store.connectDevice(kept.id, 'node-a-1', connected);
+      await w.store.connectDevice(orphan.id, 'node-b-1', connected);
+      await w.store.connectDevice(replaced.id, 'node-b-2', connected);
+      await w.store.connectDevice(replaced.id, 'node-a-2', connected);
+      await w.store.connectDevice(removed.id, 'node-b-3', connected);
+      await w.store.removeDevice(user, removed.id, w.tick());
+
+      // node A renews its connections; node B is gone (and an old connection id renews nothing)
+      const renewedAt = w.tick();
+      assert.equal(await w.store.presence.renew(['node-a-1', 'node-a-2', 'node-b-2'], renewedAt), 2);
+      assert.equal((await w.store.getDevice(user, kept.id))?.lastSeenAt, renewedAt);
+      const expired = await w.store.presence.expire(renewedAt);
+      assert.ok(expired.includes(orphan.id));
+      assert.ok(!expired.includes(kept.id) && !expired.includes(replaced.id) && !expired.includes(removed.id));
+      assert.deepEqual(await w.store.getDevice(user, orphan.id), { ...orphan, status: 'Offline', lastSeenAt: connected });
+      assert.equal((await w.store.getDevice(user, kept.id))?.status, 'Online');
+      // an Offline device is not expired again
+      assert.ok(!(await w.store.presence.expire(renewedAt)).includes(orphan.id));
+
+      // node B was only slow: its renewal makes the device present again
+      const late = w.tick();
+      assert.equal(await w.store.presence.renew(['node-b-1'], late), 1);
+      assert.deepEqual(await w.store.getDevice(user, orphan.id), { ...orphan, status: 'Online', lastSeenAt: late });
+      assert.equal(await w.store.presence.renew([], late), 0);
+    });
+
     story('registrations racing the per-user device limit never exceed it, and a removal frees a place', async (w) => {
       const user = w.user();
       const outcomes = await Promise.allSettled(

@@ -29,6 +29,7 @@ import { QueryRunner } from './runner.js';
 import type { StatementName } from './statements.js';
 import { PostgresWrites, statement } from './writes.js';
 import { PostgresPairings } from './pairing.js';
+import { PostgresPresence } from './presence.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database (any libpq-style URL node-postgres accepts) */
@@ -97,6 +98,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
  */
 export class PostgresStore implements Store {
   readonly pairings: PostgresPairings;
+  readonly presence: PostgresPresence;
   readonly #db: QueryRunner;
   readonly #writes: PostgresWrites;
   readonly #batches: PostgresBatches;
@@ -104,6 +106,7 @@ export class PostgresStore implements Store {
   /** use openPostgresStore */
   constructor(db: QueryRunner, now: () => number) {
     this.pairings = new PostgresPairings(db);
+    this.presence = new PostgresPresence(db);
     this.#db = db;
     this.#writes = new PostgresWrites(db, now);
     this.#batches = new PostgresBatches(db, now);

@@ -16,6 +16,7 @@ import { ownerOnlyDatabaseFiles } from './file-modes.js';
 import { readPragmas, type SqlitePragmas, type SqliteStoreOptions } from './options.js';
 import { SqliteWrites } from './writes.js';
 import { SqlitePairings } from './pairing.js';
+import { SqlitePresence } from './presence.js';
 import { openConnection } from './connection.js';
 import type { WriteArgs, WriteName, WriteResult } from './write-ops.js';
 import { InlineWriter, ThreadWriter, type Writer, type WriterThreadData } from './writer.js';
@@ -72,6 +73,7 @@ export class SqliteStore implements Store {
   readonly #batches: SqliteBatchReads;
   #closed = false;
   readonly pairings = new SqlitePairings((name, ...args) => this.#write(name, ...args));
+  readonly presence = new SqlitePresence((name, ...args) => this.#write(name, ...args));
 
   /** use openSqliteStore */
   constructor(

@@ -1,4 +1,5 @@
 import { PAIRING_WRITE_OPS } from './pairing-ops.js';
+import { PRESENCE_WRITE_OPS } from './presence-ops.js';
 import type { DeviceStatus } from '../../domain/device.js';
 import type { Status } from '../../domain/status.js';
 import type { CreateDeviceOptions, CreateOptions, NewCommand, NewDevice, PostbackOutcome, StatusChange } from '../store.js';
@@ -29,6 +30,7 @@ function op<A extends unknown[], R>(multiStatement: boolean, run: (w: SqliteWrit
  */
 export const WRITE_OPS = {
   ...PAIRING_WRITE_OPS,
+  ...PRESENCE_WRITE_OPS,
   insertDevice: op(true, (w, device: NewDevice, options: CreateDeviceOptions | undefined) => w.insertDevice(device, options)),
   connectDevice: op(false, (w, deviceId: string, connectionId: string, at: number) => w.s.connectDevice.run(at, connectionId, deviceId).changes > 0),
   setDevicePresence: op(
