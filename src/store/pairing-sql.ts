@@ -4,7 +4,7 @@ import type { NewDevice } from './store.js';
 
 /**
  * DESIGN 10: the pairings table and its statements, one text for both
- * adapters (written with `?`; PostgreSQL's copy numbers them, see
+ * adapters (written with `?`; PostgreSQL's copy numbers them, see sql-shared.ts
  * `numbered`). The table is what SQLite migration 6 and PostgreSQL
  * migration 3 make: once released, never edit it; append a migration.
  */
@@ -54,12 +54,6 @@ export const PAIRING_SQL = {
 } as const;
 
 export type PairingStatementName = keyof typeof PAIRING_SQL;
-
-/** `?` placeholders as PostgreSQL's `$1, $2, ...` (the statements hold no `?` in literals). */
-export function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
 
 /** the values of insertPairing, in its order */
 export function insertPairingValues(p: NewPairing): (string | number | null)[] {

@@ -41,6 +41,17 @@ export const AWAITING_DELIVERY_SQL = `status IN (${AWAITING_DELIVERY.map((s) => 
  */
 export const PRESENT_DEVICE = "removed_at IS NULL AND status <> 'Offline'";
 
+/** DESIGN 4, the presence lease: what a renewal sets (a device a lease ran out on is present again) */
+export const RENEWED_PRESENCE = "last_seen_at = ?, status = CASE WHEN status = 'Offline' THEN 'Online' ELSE status END";
+/** DESIGN 4, the presence lease: present devices no node renewed since `?` go Offline (PRESENT_DEVICE: the devices_present index) */
+export const EXPIRE_PRESENCE = `UPDATE devices SET status = 'Offline' WHERE ${PRESENT_DEVICE} AND last_seen_at < ? RETURNING id`;
+
+/** `?` placeholders as PostgreSQL's `$1`, `$2`, ..., so one statement text serves both adapters */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
 /** when a command next needs the scheduler: its status timer or, sooner, its expiry */
 export const WAKE_AT = 'CASE WHEN due_at IS NOT NULL AND due_at < expires_at THEN due_at ELSE expires_at END';
 

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { openEmbeddedIssuer } from '../../src/auth/embedded-issuer.js';
 import { connect, type DeviceConnection } from '../../src/device/index.js';
 import { spawnServer } from '../support/spawn.js';
+import { until as waitFor } from './support.js';
 
 const PING = ['--ping-interval-ms', '200'];
 
@@ -34,13 +35,8 @@ test('after a kill and a restart, a device that never came back goes Offline onc
     (await (await fetch(`${url}/beta/me/devices`, { method: 'POST', headers, body: JSON.stringify({ name }) })).json()) as { id: string; deviceToken: string };
   const presence = async (url: string, id: string) =>
     (await (await fetch(`${url}/beta/me/devices/${id}`, { headers })).json()) as { status: string; lastSeenDateTime: string | null };
-  const until = async (check: () => Promise<boolean>, what: string) => {
-    const deadline = Date.now() + 10_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  // support.ts `until` waits for a value; these checks are yes or no
+  const until = (check: () => Promise<boolean>, what: string) => waitFor(async () => ((await check()) ? true : undefined), what, 10_000);
 
   const gone = await register(first.url, 'Gone for good');
   const back = await register(first.url, 'Comes back');

@@ -1,8 +1,8 @@
 import type { DeviceRecord } from '../../domain/device.js';
 import { decidePoll, deviceRemovedBeforeCollecting, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
-import { insertPairingValues, numbered, pairedDevice, PAIRING_SQL, type PairingStatementName, type PendingPairingRow } from '../pairing-sql.js';
+import { insertPairingValues, pairedDevice, PAIRING_SQL, type PairingStatementName, type PendingPairingRow } from '../pairing-sql.js';
 import type { NewPairing, PairingApproval, PairingStore } from '../pairings.js';
-import { NEW_DEVICE_STATUS, newDeviceRecord } from '../sql-shared.js';
+import { NEW_DEVICE_STATUS, newDeviceRecord, numbered } from '../sql-shared.js';
 import { tooManyDevices, type CreateDeviceOptions } from '../store.js';
 import type { SqlQuery } from './client.js';
 import type { QueryRunner, Transaction } from './runner.js';

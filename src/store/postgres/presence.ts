@@ -1,10 +1,9 @@
 import type { PresenceStore } from '../presence.js';
+import { EXPIRE_PRESENCE, numbered, RENEWED_PRESENCE } from '../sql-shared.js';
 import type { QueryRunner } from './runner.js';
 
-const RENEW = `UPDATE devices SET last_seen_at = $1, status = CASE WHEN status = 'Offline' THEN 'Online' ELSE status END
-  WHERE connection_id = ANY($2::text[]) AND removed_at IS NULL`;
-const EXPIRE = `UPDATE devices SET status = 'Offline'
-  WHERE removed_at IS NULL AND status <> 'Offline' AND last_seen_at < $1 RETURNING id`;
+const RENEW = numbered(`UPDATE devices SET ${RENEWED_PRESENCE} WHERE connection_id = ANY(?::text[]) AND removed_at IS NULL`);
+const EXPIRE = numbered(EXPIRE_PRESENCE);
 
 /**
  * DESIGN 4: the PostgreSQL store's presence lease, one statement a call. A

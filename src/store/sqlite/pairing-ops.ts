@@ -1,24 +1,13 @@
-import type Database from 'better-sqlite3';
 import type { DeviceRecord } from '../../domain/device.js';
 import { decidePoll, deviceRemovedBeforeCollecting, uncollectedTokenHash, type PairingPollRow, type PollOutcome } from '../../domain/pairing.js';
-import { insertPairingValues, pairedDevice, PAIRING_SQL, type PairingStatementName, type PendingPairingRow } from '../pairing-sql.js';
+import { insertPairingValues, pairedDevice, PAIRING_SQL, type PendingPairingRow } from '../pairing-sql.js';
 import type { NewPairing, PairingApproval } from '../pairings.js';
 import type { CreateDeviceOptions } from '../store.js';
+import { statementsOf } from './op-statements.js';
 import type { SqliteWrites } from './writes.js';
 
-type PairingStatements = { readonly [K in PairingStatementName]: Database.Statement };
-
-/** the pairing statements of each writing connection, prepared on its first pairing write */
-const prepared = new WeakMap<SqliteWrites, PairingStatements>();
-
-function statements(w: SqliteWrites): PairingStatements {
-  let s = prepared.get(w);
-  if (s === undefined) {
-    s = Object.fromEntries(Object.entries(PAIRING_SQL).map(([name, sql]) => [name, w.db.prepare(sql)])) as PairingStatements;
-    prepared.set(w, s);
-  }
-  return s;
-}
+/** the pairing statements of each writing connection */
+const statements = statementsOf(PAIRING_SQL);
 
 function createPairing(w: SqliteWrites, pairing: NewPairing, forgetBefore: number): void {
   const s = statements(w);

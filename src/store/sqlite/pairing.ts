@@ -2,10 +2,7 @@ import type { DeviceRecord } from '../../domain/device.js';
 import type { PollOutcome } from '../../domain/pairing.js';
 import type { NewPairing, PairingApproval, PairingStore } from '../pairings.js';
 import type { CreateDeviceOptions } from '../store.js';
-import type { WriteArgs, WriteName, WriteResult } from './write-ops.js';
-
-/** A write by name, as SqliteStore submits it (to its writer thread, or inline). */
-export type SubmitWrite = <K extends WriteName>(name: K, ...args: WriteArgs<K>) => Promise<WriteResult<K>>;
+import type { SubmitWrite } from './write-ops.js';
 
 /** DESIGN 10: the SQLite store's pairings; every call is one named write (pairing-ops.ts). */
 export class SqlitePairings implements PairingStore {

@@ -1,5 +1,5 @@
 import type { PresenceStore } from '../presence.js';
-import type { SubmitWrite } from './pairing.js';
+import type { SubmitWrite } from './write-ops.js';
 
 /** DESIGN 4: the SQLite store's presence lease; each call is one named write (PRESENCE_WRITE_OPS, presence-ops.ts). */
 export class SqlitePresence implements PresenceStore {
@@ -18,4 +18,3 @@ export class SqlitePresence implements PresenceStore {
     return this.#write('expirePresence', seenBefore);
   }
 }
-

@@ -21,6 +21,9 @@ function op<A extends unknown[], R>(multiStatement: boolean, run: (w: SqliteWrit
   return { multiStatement, run };
 }
 
+/** A write by name, as SqliteStore submits it (to its writer thread, or inline). */
+export type SubmitWrite = <K extends WriteName>(name: K, ...args: WriteArgs<K>) => Promise<WriteResult<K>>;
+
 /**
  * Every write of the SQLite store, by name. A write travels as its name and
  * its arguments (plain data, structured-cloned), so the same table runs it on
