@@ -84,7 +84,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'logLevel', env: 'APPIA_LOG_LEVEL', flag: '--log-level', kind: 'string', def: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { key: 'logFormat', env: 'APPIA_LOG_FORMAT', flag: '--log-format', kind: 'string', def: 'json', choices: ['json', 'pretty'], help: 'log lines as JSON, or pretty for people' },
   { key: 'sqliteSynchronous', env: 'APPIA_SQLITE_SYNCHRONOUS', flag: '--sqlite-synchronous', kind: 'string', def: 'FULL', choices: ['FULL', 'NORMAL'], help: 'SQLite durability (see README, Performance)' },
-  { key: 'sqliteWriter', env: 'APPIA_SQLITE_WRITER', flag: '--sqlite-writer', kind: 'string', def: 'thread', choices: ['thread', 'inline'], help: 'which thread runs SQLite writes (see README, Performance)' },
+  { key: 'sqliteWriter', env: 'APPIA_SQLITE_WRITER', flag: '--sqlite-writer', kind: 'string', def: 'inline', choices: ['thread', 'inline'], help: 'which thread runs SQLite writes (see README, Performance)' },
   { key: 'maxBodyBytes', env: 'APPIA_MAX_BODY_BYTES', flag: '--max-body-bytes', kind: 'int', def: 262144, min: 0, help: 'request body limit' },
   { key: 'maxPayloadBytes', env: 'APPIA_MAX_PAYLOAD_BYTES', flag: '--max-payload-bytes', kind: 'int', def: 65536, min: 0, help: 'payload and responsePayload limit, each' },
   { key: 'maxJsonDepth', env: 'APPIA_MAX_JSON_DEPTH', flag: '--max-json-depth', kind: 'int', def: 32, min: 0, help: 'JSON nesting limit' },

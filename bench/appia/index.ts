@@ -3,6 +3,7 @@ import { api } from './api.js';
 import { batch } from './batch.js';
 import { connections } from './connections.js';
 import { endToEnd, endToEndNormal } from './e2e.js';
+import { paired } from './paired.js';
 import { postbacks } from './postbacks.js';
 
 /**
@@ -22,5 +23,8 @@ import { postbacks } from './postbacks.js';
  *   connection, one command each to all of them.
  * - `appia-batch`: one command batch to 10,000 connected devices against
  *   10,000 single creates, each timed until every completion is stored.
+ * - `appia-e2e-paired`: this build's server and another's
+ *   (APPIA_BENCH_PAIRED_SERVER) under the same load at the same time; the
+ *   ratios compare them. Skipped without that variable.
  */
-export const appiaScenarios: readonly Scenario[] = [endToEnd, postbacks, endToEndNormal, api, connections, batch];
+export const appiaScenarios: readonly Scenario[] = [endToEnd, postbacks, endToEndNormal, api, connections, batch, paired];

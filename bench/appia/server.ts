@@ -20,18 +20,23 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
  */
 const otherBin = process.env['APPIA_BENCH_SERVER'];
 const appiaBin = otherBin ?? join(root, 'bin', 'appia.js');
-let knownFlags: Set<string> | undefined;
+const ownBin = join(root, 'bin', 'appia.js');
+const knownFlags = new Map<string, Set<string>>();
 
-/** `args` without the flags (and their values) the server does not list in `serve --help`. */
-function supportedArgs(args: readonly string[]): string[] {
-  if (otherBin === undefined) return [...args];
-  knownFlags ??= new Set(execFileSync(process.execPath, [otherBin, 'serve', '--help'], { encoding: 'utf8' }).match(/--[a-z][a-z-]*/g) ?? []);
+/** `args` without the flags (and their values) the server `bin` does not list in `serve --help`. */
+function supportedArgs(bin: string, args: readonly string[]): string[] {
+  if (bin === ownBin) return [...args];
+  let known = knownFlags.get(bin);
+  if (known === undefined) {
+    known = new Set(execFileSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' }).match(/--[a-z][a-z-]*/g) ?? []);
+    knownFlags.set(bin, known);
+  }
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     const value = args[i + 1];
     const takesValue = value !== undefined && !value.startsWith('--');
-    if (!flag.startsWith('--') || knownFlags.has(flag)) kept.push(flag, ...(takesValue ? [value] : []));
+    if (!flag.startsWith('--') || known.has(flag)) kept.push(flag, ...(takesValue ? [value] : []));
     if (takesValue) i++;
   }
   return kept;
@@ -43,6 +48,8 @@ function supportedArgs(args: readonly string[]): string[] {
  * server stops (see bench/README.md, Profiling).
  */
 const cpuProfDir = process.env['APPIA_BENCH_CPU_PROF'];
+/** APPIA_BENCH_NODE_ARGS: more node flags for every Appia server of the run, space-separated (e.g. `--import ./sampler.mjs`) */
+const extraNodeArgs = (process.env['APPIA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 
 export interface AppiaServer {
   readonly process: StartedProcess;
@@ -67,6 +74,8 @@ export interface AppiaServerOptions {
   readonly dataDir?: string;
   /** the process's name in the CPU notes (default `appia-server`) */
   readonly name?: string;
+  /** the `bin/appia.js` to run (default: APPIA_BENCH_SERVER, else this checkout's) */
+  readonly bin?: string;
 }
 
 /**
@@ -77,10 +86,11 @@ export interface AppiaServerOptions {
 export async function startAppiaServer(context: ScenarioContext, options: AppiaServerOptions = {}): Promise<AppiaServer> {
   const port = await freePort();
   const dataDir = options.dataDir ?? context.processes.tempDir('appia');
+  const bin = options.bin ?? appiaBin;
   const serveArgs = [
-    appiaBin,
+    bin,
     'serve',
-    ...supportedArgs([
+    ...supportedArgs(bin, [
       '--port',
       String(port),
       '--data',
@@ -103,7 +113,7 @@ export async function startAppiaServer(context: ScenarioContext, options: AppiaS
       ...(options.args ?? []),
     ]),
   ];
-  const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...serveArgs];
+  const nodeArgs = [...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []), ...extraNodeArgs, ...serveArgs];
   const started =
     options.maxOpenFiles === undefined
       ? context.processes.spawn(options.name ?? 'appia-server', process.execPath, nodeArgs)

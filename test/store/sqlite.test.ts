@@ -21,6 +21,7 @@ let files = 0;
 const freshPath = () => join(dir, `store-${++files}.db`);
 
 storeContract('sqlite, file, synchronous FULL', async () => openSqliteStore({ path: freshPath() }));
+storeContract('sqlite, file, writer thread', async () => openSqliteStore({ path: freshPath(), writer: 'thread' }));
 storeContract('sqlite, :memory:', async () => openSqliteStore({ path: ':memory:' }));
 
 describe('SQLite store', () => {

@@ -46,7 +46,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return new SqliteStore(db, {
       ...options,
       ...(background ? { backgroundCheckpoint: { path: options.path, synchronous: settings.synchronous } } : {}),
-      ...(!memory && options.writer !== 'inline' ? { writerThread: { ...settings, path: options.path } } : {}),
+      ...(!memory && options.writer === 'thread' ? { writerThread: { ...settings, path: options.path } } : {}),
     });
   } catch (err) {
     db.close();

@@ -1,0 +1,124 @@
+// This build's server beside another build's, under the same load at the
+// same time. On a shared machine whose speed drifts from one minute to the
+// next (other work, the host), two builds run one after the other can differ
+// by more than any change between them; run side by side, both see the same
+// machine, and the ratio of their figures is what compares them.
+//
+// APPIA_BENCH_PAIRED_SERVER=<other checkout>/bin/appia.js (built there) names
+// the other server; without it the scenario is skipped.
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { runClosedLoop } from '../lib/closed-loop.js';
+import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
+import { shape } from '../lib/shape.js';
+import { type AppiaServer, processSeconds, startAppiaServer, threadSeconds } from './server.js';
+import { waitedCreates, type WaitedCreates } from './waited-creates.js';
+
+export const paired: Scenario = {
+  name: 'appia-e2e-paired',
+  title: 'Appia end to end, this build and APPIA_BENCH_PAIRED_SERVER side by side',
+  kind: 'appia',
+  run: runPaired,
+};
+
+interface Side {
+  readonly name: string;
+  readonly server: AppiaServer;
+  readonly creates: WaitedCreates;
+  completed: number;
+  seconds: number;
+  serverCpu: number;
+  mainCpu: number;
+  /** write system calls and bytes handed to the storage layer (/proc/<pid>/io), over the rounds */
+  writeCalls: number;
+  storageBytes: number;
+  readonly roundRates: number[];
+}
+
+/** A process's I/O counters (Linux /proc/<pid>/io: all its threads); zeros when unreadable. */
+function ioOf(pid: number): { syscw: number; write_bytes: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return { syscw: field('syscw'), write_bytes: field('write_bytes') };
+  } catch {
+    return { syscw: 0, write_bytes: 0 };
+  }
+}
+
+async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
+  const otherBin = process.env['APPIA_BENCH_PAIRED_SERVER'];
+  if (!otherBin) return { skipped: 'set APPIA_BENCH_PAIRED_SERVER=<another checkout>/bin/appia.js (built there) to run that server beside this one' };
+  const load = loadavg();
+  context.progress('starting both servers');
+  const thisServer = await startAppiaServer(context, { name: 'appia-server' });
+  const otherServer = await startAppiaServer(context, { name: 'appia-server-paired', bin: otherBin });
+  context.progress(`registering and connecting ${shape.responders} SDK devices to each`);
+  const sides: Side[] = [];
+  try {
+    for (const [name, server] of [['this', thisServer], ['other', otherServer]] as const) {
+      sides.push({ name, server, creates: await waitedCreates(context, { devicesOn: server }), completed: 0, seconds: 0, serverCpu: 0, mainCpu: 0, writeCalls: 0, storageBytes: 0, roundRates: [] });
+    }
+    const prewarmMs = 2 * context.timing.warmupMs;
+    context.progress(`warming both up, ${prewarmMs / 1000} s`);
+    await Promise.all(sides.map((side) => side.creates.prewarm(prewarmMs)));
+    const rounds = context.mode === 'smoke' ? 2 : 6;
+    const roundMs = context.timing.measureMs / 2;
+    // half the shape's outstanding requests each: the machine carries the load of one appia-e2e
+    const outstanding = shape.outstanding / 2;
+    for (let round = 1; round <= rounds; round++) {
+      context.progress(`round ${round} of ${rounds}, ${roundMs / 1000} s`);
+      const before = sides.map((side) => ({ server: processSeconds(side.server.pid) ?? NaN, main: threadSeconds(side.server.pid) ?? NaN, io: ioOf(side.server.pid) }));
+      const results = await Promise.all(
+        sides.map((side) =>
+          runClosedLoop({ outstanding, warmupMs: 0, durationMs: roundMs, send: (slot) => side.creates.send(slot % shape.responders) }),
+        ),
+      );
+      sides.forEach((side, i) => {
+        const result = results[i]!;
+        if (result.errors > 0) throw new Error(`${side.name} server: ${result.errors} requests failed (first: ${result.firstError})`);
+        // the CPU includes the few requests still finishing after the window: per request, not per second
+        const cpu = { server: (processSeconds(side.server.pid) ?? NaN) - before[i]!.server, main: (threadSeconds(side.server.pid) ?? NaN) - before[i]!.main };
+        const io = ioOf(side.server.pid);
+        side.writeCalls += io.syscw - before[i]!.io.syscw;
+        side.storageBytes += io.write_bytes - before[i]!.io.write_bytes;
+        side.completed += result.completed;
+        side.seconds += roundMs / 1000;
+        side.serverCpu += cpu.server;
+        side.mainCpu += cpu.main;
+        side.roundRates.push(result.perSecond);
+      });
+    }
+  } finally {
+    for (const side of sides) await side.creates.close();
+    await thisServer.process.stop();
+    await otherServer.process.stop();
+  }
+  const [mine, other] = sides as [Side, Side];
+  const rate = (side: Side) => side.completed / side.seconds;
+  const perCommand = (seconds: number, side: Side) => (seconds * 1e6) / side.completed;
+  const figure = (key: string, label: string, value: number, unit: string, better: 'higher' | 'lower'): Figure => ({ key, label, value, unit, better });
+  const roundRatios = mine.roundRates.map((r, i) => r / other.roundRates[i]!).sort((a, b) => a - b);
+  return {
+    figures: [
+      figure('paired.thisCommandsPerSecond', 'this build: round trips', rate(mine), '/s', 'higher'),
+      figure('paired.otherCommandsPerSecond', 'other build: round trips', rate(other), '/s', 'higher'),
+      figure('paired.throughputRatio', 'round trips, this / other', rate(mine) / rate(other), '×', 'higher'),
+      figure('paired.thisServerCpuPerCommandUs', 'this build: server CPU per command', perCommand(mine.serverCpu, mine), 'µs', 'lower'),
+      figure('paired.otherServerCpuPerCommandUs', 'other build: server CPU per command', perCommand(other.serverCpu, other), 'µs', 'lower'),
+      figure('paired.serverCpuRatio', 'server CPU per command, this / other', mine.serverCpu / mine.completed / (other.serverCpu / other.completed), '×', 'lower'),
+      figure('paired.thisMainThreadCpuPerCommandUs', 'this build: main thread CPU per command', perCommand(mine.mainCpu, mine), 'µs', 'lower'),
+      figure('paired.otherMainThreadCpuPerCommandUs', 'other build: main thread CPU per command', perCommand(other.mainCpu, other), 'µs', 'lower'),
+      figure('paired.thisWriteCallsPerCommand', 'this build: write system calls per command', mine.writeCalls / mine.completed, '', 'lower'),
+      figure('paired.otherWriteCallsPerCommand', 'other build: write system calls per command', other.writeCalls / other.completed, '', 'lower'),
+      figure('paired.thisStorageBytesPerCommand', 'this build: bytes written to storage per command', mine.storageBytes / mine.completed, 'B', 'lower'),
+      figure('paired.otherStorageBytesPerCommand', 'other build: bytes written to storage per command', other.storageBytes / other.completed, 'B', 'lower'),
+    ],
+    notes: [
+      `other build: ${otherBin}; both servers ran at once, each with ${shape.responders} SDK devices and ${shape.outstanding / 2} commands outstanding (one per device), ` +
+        `${mine.roundRates.length} rounds of ${context.timing.measureMs / 2000} s`,
+      `round-trip ratio per round, this / other: ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`,
+      `load average at start ${load.map((l) => l.toFixed(2)).join(' ')}`,
+    ],
+  };
+}
