@@ -93,3 +93,11 @@ test('package.json exports only files that exist', () => {
   });
   assert.deepEqual(missing, []);
 });
+
+test('the benchmark runs the server with the node flags npm start runs it with', async () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const start = /^node((?: --[^ ]+)*) bin\/appia\.js serve$/.exec(pkg.scripts['start'] ?? '');
+  assert.ok(start, `npm start is "node [flags] bin/appia.js serve", not ${JSON.stringify(pkg.scripts['start'])}`);
+  const { SERVE_NODE_FLAGS } = await import('../bench/appia/server.js');
+  assert.deepEqual(start[1]!.trim().split(' ').filter(Boolean), [...SERVE_NODE_FLAGS]);
+});

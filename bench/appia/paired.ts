@@ -52,7 +52,9 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
   const load = loadavg();
   context.progress('starting both servers');
   const thisServer = await startAppiaServer(context, { name: 'appia-server' });
-  const otherServer = await startAppiaServer(context, { name: 'appia-server-paired', bin: otherBin });
+  // APPIA_BENCH_PAIRED_NODE_ARGS: node flags for the other server alone (to compare a flag, pair a build with itself)
+  const otherNodeArgs = (process.env['APPIA_BENCH_PAIRED_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const otherServer = await startAppiaServer(context, { name: 'appia-server-paired', bin: otherBin, nodeArgs: otherNodeArgs });
   context.progress(`registering and connecting ${shape.responders} SDK devices to each`);
   const sides: Side[] = [];
   try {
@@ -115,7 +117,7 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
       figure('paired.otherStorageBytesPerCommand', 'other build: bytes written to storage per command', other.storageBytes / other.completed, 'B', 'lower'),
     ],
     notes: [
-      `other build: ${otherBin}; both servers ran at once, each with ${shape.responders} SDK devices and ${shape.outstanding / 2} commands outstanding (one per device), ` +
+      `other build: ${otherBin}${otherNodeArgs.length > 0 ? ` (node ${otherNodeArgs.join(' ')})` : ''}; both servers ran at once, each with ${shape.responders} SDK devices and ${shape.outstanding / 2} commands outstanding (one per device), ` +
         `${mine.roundRates.length} rounds of ${context.timing.measureMs / 2000} s`,
       `round-trip ratio per round, this / other: ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`,
       `load average at start ${load.map((l) => l.toFixed(2)).join(' ')}`,
