@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { runClosedLoop } from '../lib/closed-loop.js';
 import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
 import { shape } from '../lib/shape.js';
-import { type AppiaServer, processSeconds, startAppiaServer, threadSeconds } from './server.js';
+import { type AppiaServer, nodeFlagsFrom, processSeconds, startAppiaServer, threadSeconds } from './server.js';
 import { waitedCreates, type WaitedCreates } from './waited-creates.js';
 
 export const paired: Scenario = {
@@ -26,7 +26,6 @@ interface Side {
   readonly server: AppiaServer;
   readonly creates: WaitedCreates;
   completed: number;
-  seconds: number;
   serverCpu: number;
   mainCpu: number;
   /** write system calls and bytes handed to the storage layer (/proc/<pid>/io), over the rounds */
@@ -53,21 +52,21 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
   context.progress('starting both servers');
   const thisServer = await startAppiaServer(context, { name: 'appia-server' });
   // APPIA_BENCH_PAIRED_NODE_ARGS: node flags for the other server alone (to compare a flag, pair a build with itself)
-  const otherNodeArgs = (process.env['APPIA_BENCH_PAIRED_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const otherNodeArgs = nodeFlagsFrom('APPIA_BENCH_PAIRED_NODE_ARGS');
   const otherServer = await startAppiaServer(context, { name: 'appia-server-paired', bin: otherBin, nodeArgs: otherNodeArgs });
   context.progress(`registering and connecting ${shape.responders} SDK devices to each`);
+  const rounds = context.mode === 'smoke' ? 2 : 6;
+  const roundMs = context.timing.measureMs / 2;
+  // half the shape's outstanding requests each: the machine carries the load of one appia-e2e
+  const outstanding = shape.outstanding / 2;
   const sides: Side[] = [];
   try {
     for (const [name, server] of [['this', thisServer], ['other', otherServer]] as const) {
-      sides.push({ name, server, creates: await waitedCreates(context, { devicesOn: server }), completed: 0, seconds: 0, serverCpu: 0, mainCpu: 0, writeCalls: 0, storageBytes: 0, roundRates: [] });
+      sides.push({ name, server, creates: await waitedCreates(context, { devicesOn: server }), completed: 0, serverCpu: 0, mainCpu: 0, writeCalls: 0, storageBytes: 0, roundRates: [] });
     }
     const prewarmMs = 2 * context.timing.warmupMs;
     context.progress(`warming both up, ${prewarmMs / 1000} s`);
     await Promise.all(sides.map((side) => side.creates.prewarm(prewarmMs)));
-    const rounds = context.mode === 'smoke' ? 2 : 6;
-    const roundMs = context.timing.measureMs / 2;
-    // half the shape's outstanding requests each: the machine carries the load of one appia-e2e
-    const outstanding = shape.outstanding / 2;
     for (let round = 1; round <= rounds; round++) {
       context.progress(`round ${round} of ${rounds}, ${roundMs / 1000} s`);
       const before = sides.map((side) => ({ server: processSeconds(side.server.pid) ?? NaN, main: threadSeconds(side.server.pid) ?? NaN, io: ioOf(side.server.pid) }));
@@ -80,14 +79,12 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
         const result = results[i]!;
         if (result.errors > 0) throw new Error(`${side.name} server: ${result.errors} requests failed (first: ${result.firstError})`);
         // the CPU includes the few requests still finishing after the window: per request, not per second
-        const cpu = { server: (processSeconds(side.server.pid) ?? NaN) - before[i]!.server, main: (threadSeconds(side.server.pid) ?? NaN) - before[i]!.main };
         const io = ioOf(side.server.pid);
+        side.serverCpu += (processSeconds(side.server.pid) ?? NaN) - before[i]!.server;
+        side.mainCpu += (threadSeconds(side.server.pid) ?? NaN) - before[i]!.main;
         side.writeCalls += io.syscw - before[i]!.io.syscw;
         side.storageBytes += io.write_bytes - before[i]!.io.write_bytes;
         side.completed += result.completed;
-        side.seconds += roundMs / 1000;
-        side.serverCpu += cpu.server;
-        side.mainCpu += cpu.main;
         side.roundRates.push(result.perSecond);
       });
     }
@@ -97,7 +94,7 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
     await otherServer.process.stop();
   }
   const [mine, other] = sides as [Side, Side];
-  const rate = (side: Side) => side.completed / side.seconds;
+  const rate = (side: Side) => side.completed / ((rounds * roundMs) / 1000);
   const perCommand = (seconds: number, side: Side) => (seconds * 1e6) / side.completed;
   const figure = (key: string, label: string, value: number, unit: string, better: 'higher' | 'lower'): Figure => ({ key, label, value, unit, better });
   const roundRatios = mine.roundRates.map((r, i) => r / other.roundRates[i]!).sort((a, b) => a - b);
@@ -108,7 +105,7 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
       figure('paired.throughputRatio', 'round trips, this / other', rate(mine) / rate(other), '×', 'higher'),
       figure('paired.thisServerCpuPerCommandUs', 'this build: server CPU per command', perCommand(mine.serverCpu, mine), 'µs', 'lower'),
       figure('paired.otherServerCpuPerCommandUs', 'other build: server CPU per command', perCommand(other.serverCpu, other), 'µs', 'lower'),
-      figure('paired.serverCpuRatio', 'server CPU per command, this / other', mine.serverCpu / mine.completed / (other.serverCpu / other.completed), '×', 'lower'),
+      figure('paired.serverCpuRatio', 'server CPU per command, this / other', perCommand(mine.serverCpu, mine) / perCommand(other.serverCpu, other), '×', 'lower'),
       figure('paired.thisMainThreadCpuPerCommandUs', 'this build: main thread CPU per command', perCommand(mine.mainCpu, mine), 'µs', 'lower'),
       figure('paired.otherMainThreadCpuPerCommandUs', 'other build: main thread CPU per command', perCommand(other.mainCpu, other), 'µs', 'lower'),
       figure('paired.thisWriteCallsPerCommand', 'this build: write system calls per command', mine.writeCalls / mine.completed, '', 'lower'),
@@ -117,8 +114,8 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
       figure('paired.otherStorageBytesPerCommand', 'other build: bytes written to storage per command', other.storageBytes / other.completed, 'B', 'lower'),
     ],
     notes: [
-      `other build: ${otherBin}${otherNodeArgs.length > 0 ? ` (node ${otherNodeArgs.join(' ')})` : ''}; both servers ran at once, each with ${shape.responders} SDK devices and ${shape.outstanding / 2} commands outstanding (one per device), ` +
-        `${mine.roundRates.length} rounds of ${context.timing.measureMs / 2000} s`,
+      `other build: ${otherBin}${otherNodeArgs.length > 0 ? ` (node ${otherNodeArgs.join(' ')})` : ''}; both servers ran at once, each with ${shape.responders} SDK devices and ${outstanding} commands outstanding (one per device), ` +
+        `${rounds} rounds of ${roundMs / 1000} s`,
       `round-trip ratio per round, this / other: ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`,
       `load average at start ${load.map((l) => l.toFixed(2)).join(' ')}`,
     ],

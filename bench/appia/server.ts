@@ -18,9 +18,8 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
  * before/after comparison of the server alone. Flags that build's `serve`
  * does not know are left out (its limits did not exist, so nothing limits it).
  */
-const otherBin = process.env['APPIA_BENCH_SERVER'];
-const appiaBin = otherBin ?? join(root, 'bin', 'appia.js');
 const ownBin = join(root, 'bin', 'appia.js');
+const appiaBin = process.env['APPIA_BENCH_SERVER'] ?? ownBin;
 const knownFlags = new Map<string, Set<string>>();
 
 /** `args` without the flags (and their values) the server `bin` does not list in `serve --help`. */
@@ -53,8 +52,12 @@ const cpuProfDir = process.env['APPIA_BENCH_CPU_PROF'];
  * young generation, which the bench measures because it is what ships.
  */
 export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
-/** APPIA_BENCH_NODE_ARGS: more node flags for every Appia server of the run, space-separated (e.g. `--import ./sampler.mjs`) */
-const extraNodeArgs = (process.env['APPIA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+/** node flags from a space-separated environment variable (none when unset) */
+export function nodeFlagsFrom(variable: string): string[] {
+  return (process.env[variable] ?? '').split(' ').filter(Boolean);
+}
+/** APPIA_BENCH_NODE_ARGS: more node flags for every Appia server of the run (e.g. `--import ./sampler.mjs`) */
+const extraNodeArgs = nodeFlagsFrom('APPIA_BENCH_NODE_ARGS');
 
 export interface AppiaServer {
   readonly process: StartedProcess;

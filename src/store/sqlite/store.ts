@@ -56,8 +56,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
 /**
  * The Store on SQLite (better-sqlite3, synchronous). Writes go by name
- * (write-ops.ts) to a Writer: the writer thread's own connection for a
- * database file (writer.ts), else a GroupCommit on this connection; either
+ * (write-ops.ts) to a Writer: a GroupCommit on this connection, or with
+ * `writer: 'thread'` a writer thread's own connection (writer.ts); either
  * way many share one transaction and one fsync. Reads run at once on this
  * connection, in the read transaction of the current turn of the event loop
  * (GroupCommit.read), which ends before any write's promise settles.

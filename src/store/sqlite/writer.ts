@@ -15,7 +15,7 @@ export interface Writer {
   close(): Promise<void>;
 }
 
-/** Writes on the store's own connection, in this thread (':memory:', or `writer: 'inline'`). */
+/** Writes on the store's own connection, in this thread (the default, and always for ':memory:'). */
 export class InlineWriter implements Writer {
   readonly #group: GroupCommit;
   readonly #writes: SqliteWrites;
