@@ -59,6 +59,8 @@ export class CommandCore {
   readonly #writer: StatusWriter;
   readonly #waiters: FinalWaiters;
   readonly #postbackListeners = new Set<() => void>();
+  /** the started device sessions of this node, by device (the direct path of createCommand) */
+  readonly #local = new Map<string, DeviceSession>();
   readonly timers: Timers;
   /** DESIGN 10: device pairing (RFC 8628) */
   readonly pairing: DevicePairing;
@@ -146,13 +148,13 @@ export class CommandCore {
 
   /** A live connection of the device (the gateway's): call `start()`, then `reports()`/`state()`, and `end()` when it closes. */
   openSession(device: DeviceRecord, outlet: Outlet, hooks: SessionHooks): DeviceSession {
-    return new DeviceSession(this.#ctx, this.#writer, device, outlet, hooks);
+    return new DeviceSession(this.#ctx, this.#writer, device, outlet, hooks, this.#local);
   }
 
   // ---- commands ----
 
   createCommand(userId: string, deviceId: string, input: CommandInput, options?: CreateCommandOptions): Promise<{ command: CommandRecord; created: boolean }> {
-    return createCommand(this.#ctx, this.#writer, userId, deviceId, input, options);
+    return createCommand(this.#ctx, this.#writer, userId, deviceId, input, options, this.#local.get(deviceId));
   }
 
   getCommand(userId: string, deviceId: string, commandId: string): Promise<CommandRecord | undefined> {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { subjects } from '../bus/bus.js';
 import type { CommandRecord, HistoryEntry } from '../domain/command.js';
+import { INITIAL_STATUS } from '../domain/lifecycle.js';
 import type { NewCommand } from '../store/store.js';
 import { IDEMPOTENCY_TTL_MS, MAX_TTL_MS, type CoreContext } from './context.js';
+import type { DeviceSession } from './session.js';
 import type { StatusWriter } from './writer.js';
 
 /** What a caller asked for, already validated by http/ (or a test). */
@@ -24,6 +26,12 @@ export interface CreateCommandOptions {
  * its device's connection. The store refuses a device that is not the
  * user's (`notFound`) and the open-command limit (`tooManyOpen`) in the same
  * transaction.
+ *
+ * The direct path: when `local`, the device's connection on this node, can
+ * send it now (DeviceSession.sendsNow), the `sent` change is stored in the
+ * same transaction, right after the command's `requesting`, and the command
+ * is written without a wake-up: one commit instead of two. The history, the
+ * postbacks and the compare-and-set are those of the queued path.
  */
 export async function createCommand(
   ctx: CoreContext,
@@ -32,28 +40,37 @@ export async function createCommand(
   deviceId: string,
   input: CommandInput,
   options: CreateCommandOptions = {},
+  local?: DeviceSession,
 ): Promise<{ command: CommandRecord; created: boolean }> {
   const now = ctx.now();
   const expiresAt = expiryOf(ctx, input, now);
   const key = options.idempotencyKey;
+  const id = ctx.ids.commandId(now);
+  const sent = local?.sendsNow(expiresAt) ? writer.decide({ id, status: INITIAL_STATUS, attempts: 0 }, 'sent') : undefined;
   const result = await ctx.store.createCommand(
-    { ...commandFields(input), id: ctx.ids.commandId(now), userId, deviceId, createdAt: now, expiresAt },
+    { ...commandFields(input), id, userId, deviceId, createdAt: now, expiresAt },
     {
       ...(key === undefined
         ? {}
         : { idempotencyKey: key, idempotencyExpiresAt: now + IDEMPOTENCY_TTL_MS, idempotencyFingerprint: fingerprint(deviceId, input) }),
       maxOpen: ctx.timings.maxOpenCommands,
+      ...(sent?.ok ? { chain: [sent.change] } : {}),
     },
   );
-  if (result.created && result.history) announceCreated(ctx, writer, result.command, result.history);
-  return { command: result.command, created: result.created };
+  if (!result.created || !result.history) return { command: result.command, created: false };
+  const delivered = result.chain?.applied[0];
+  announceCreated(ctx, writer, result.command, result.history, delivered === undefined);
+  if (delivered === undefined) return { command: result.command, created: true };
+  writer.announce(delivered.command, delivered.history);
+  local!.sendNow(delivered.command);
+  return { command: delivered.command, created: true };
 }
 
-/** A new command is stored: metrics, the owner's watchers, and a wake-up for the node holding its device (a batch's too). */
-export function announceCreated(ctx: CoreContext, writer: StatusWriter, command: CommandRecord, history: HistoryEntry): void {
+/** A new command is stored: metrics, the owner's watchers, and (`wake`) a wake-up for the node holding its device (a batch's too). */
+export function announceCreated(ctx: CoreContext, writer: StatusWriter, command: CommandRecord, history: HistoryEntry, wake = true): void {
   ctx.observer?.created(command);
   writer.announce(command, history);
-  ctx.bus.publish(subjects.device(command.deviceId), { kind: 'deliver', deviceId: command.deviceId, commandId: command.id });
+  if (wake) ctx.bus.publish(subjects.device(command.deviceId), { kind: 'deliver', deviceId: command.deviceId, commandId: command.id });
 }
 
 /** DESIGN 2: the asked expiry, else now + the default TTL */

@@ -14,6 +14,8 @@ export interface Outlet {
   cancel(commandId: string): Promise<boolean>;
   /** true while frames can be written */
   readonly open: boolean;
+  /** true while little of what was written waits in this process (less than a socket buffer): a frame written now goes out soon */
+  readonly idle: boolean;
 }
 
 export interface SessionHooks {
@@ -51,9 +53,16 @@ export class DeviceSession {
    * backlog would fill the connection's queue faster than it drains.
    */
   readonly #pendingWakes = new Set<string>();
+  /** wake-ups scheduled and not yet finished (a delivery in progress among them) */
+  #wakesInFlight = 0;
+  /** the connect work is done: the commands open then were sent as their policy says */
+  #started = false;
+  /** this node's sessions that have started, by device (CommandCore's; see sendsNow) */
+  readonly #local: Map<string, DeviceSession>;
 
-  constructor(ctx: CoreContext, writer: StatusWriter, device: DeviceRecord, out: Outlet, hooks: SessionHooks) {
+  constructor(ctx: CoreContext, writer: StatusWriter, device: DeviceRecord, out: Outlet, hooks: SessionHooks, local: Map<string, DeviceSession>) {
     this.#ctx = ctx;
+    this.#local = local;
     this.#writer = writer;
     this.device = device;
     this.connectionId = ctx.ids.connectionId();
@@ -77,6 +86,29 @@ export class DeviceSession {
       if (!this.#out.open || !this.#owns) return;
       await this.#onConnect(command);
     }
+    if (!this.#out.open || !this.#owns) return;
+    this.#started = true;
+    this.#local.set(deviceId, this);
+  }
+
+  /**
+   * Whether a new command of this device, expiring at `expiresAt`, may be
+   * recorded sent in the transaction that creates it and written by
+   * `sendNow` (DESIGN 4, the direct path): this connection is the device's
+   * here, its connect work is done, no wake-up is queued or running (so no
+   * older command is on its way) and nothing written waits to go out (a slow
+   * reader gets its commands through the queue, which waits for it).
+   */
+  sendsNow(expiresAt: number): boolean {
+    return this.#started && this.#owns && this.#wakesInFlight === 0 && this.#out.open && this.#out.idle && expiresAt > this.#ctx.now();
+  }
+
+  /** Writes a command recorded sent with its create (see sendsNow); a frame that cannot be written is a failed attempt, as on the queued path. */
+  sendNow(command: CommandRecord): void {
+    this.#write(command).catch((err: unknown) => {
+      // the command stays sentToTarget: its receipt timer sends it again
+      this.#ctx.log.warn({ err, commandId: command.id }, 'a failed delivery could not be recorded');
+    });
   }
 
   /** The device's consecutive reports, as one chain (core/reports.ts). */
@@ -132,10 +164,11 @@ export class DeviceSession {
   #scheduleWake(key: string, wake: () => Promise<void>): void {
     if (this.#pendingWakes.has(key)) return;
     this.#pendingWakes.add(key);
+    this.#wakesInFlight++;
     this.#hooks.schedule(() => {
       // from here a new wake-up is queued again: this one may read the command before the change it announces
       this.#pendingWakes.delete(key);
-      return wake();
+      return wake().finally(() => void this.#wakesInFlight--);
     });
   }
 
@@ -205,6 +238,7 @@ export class DeviceSession {
   }
 
   #stopListening(): void {
+    if (this.#local.get(this.device.id) === this) this.#local.delete(this.device.id);
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
   }

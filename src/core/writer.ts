@@ -42,7 +42,7 @@ export class StatusWriter {
   }
 
   /** The change `event` makes to `record`, with its timer; refused when the lifecycle does not allow it. Pure but for the clock and jitter. */
-  decide(record: CommandRecord, event: LifecycleEvent, fields: ChangeFields = {}): Decision {
+  decide(record: Pick<CommandRecord, 'id' | 'status' | 'attempts'>, event: LifecycleEvent, fields: ChangeFields = {}): Decision {
     const decided = transition(record.status, event);
     if (!decided.ok) return decided;
     const at = this.#ctx.now();

@@ -31,6 +31,8 @@ export const PAUSE_AT = 32;
 export const MAX_QUEUED = 1024;
 export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 export const BUSY = 'busy: too many frames in flight on this connection; send it again after an answer';
+/** bytes written and not yet handed to the kernel below which a new command may be written at once (Outlet.idle) */
+const IDLE_BELOW = 64 * 1024;
 /** most reports handed to the core as one chain */
 const MAX_CHAIN = 256;
 
@@ -78,6 +80,9 @@ export class DeviceSocket {
         cancel: (commandId) => this.#send(cancelFrame(commandId)),
         get open() {
           return self.#open;
+        },
+        get idle() {
+          return self.#ws.bufferedAmount < IDLE_BELOW;
         },
       },
       {

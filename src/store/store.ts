@@ -209,6 +209,12 @@ export interface CreateOptions {
   readonly idempotencyExpiresAt?: number;
   /** non-final commands allowed per device; 0 = no limit */
   readonly maxOpen?: number;
+  /**
+   * Changes of the new command applied in the same transaction, after its
+   * insert, as `transitionChain` applies them (compare-and-sets, a prefix);
+   * only when the command is created, never on an idempotent replay
+   */
+  readonly chain?: readonly StatusChange[];
 }
 
 export interface CreateResult {
@@ -216,6 +222,8 @@ export interface CreateResult {
   /** the `requesting` entry (undefined when an idempotent replay returned an existing command) */
   readonly history?: HistoryEntry;
   readonly created: boolean;
+  /** what `CreateOptions.chain` applied (absent without a chain or on a replay) */
+  readonly chain?: ChainResult;
 }
 
 export interface CommandQuery {

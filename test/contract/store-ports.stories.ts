@@ -148,6 +148,62 @@ export function portStories(story: Story): void {
     });
   });
 
+  describe("a create's chain (the direct path: created and sent in one transaction)", () => {
+    story('a create with a chain stores the command and applies the chain after it, with history and postbacks as separate writes would', async (w) => {
+      const device = await w.device(w.user());
+      const fresh = w.newCommand(device, { postBackUri: 'https://hooks.example/appia' });
+      const at = fresh.createdAt + 1;
+      const sent = { commandId: fresh.id, from: 'requesting' as const, to: 'sentToTarget' as const, at, attempts: 1, dueAt: at + 10_000 };
+      const created = await w.store.createCommand(fresh, { chain: [sent] });
+      assert.equal(created.created, true);
+      assert.equal(created.command.status, 'requesting');
+      assert.equal(created.chain?.refusedAt, undefined);
+      const [applied] = created.chain!.applied;
+      assert.deepEqual(applied!.command, { ...created.command, status: 'sentToTarget', lastModifiedAt: at, attempts: 1, dueAt: at + 10_000 });
+      assert.equal(applied!.history.sequence, 2);
+      assert.ok(applied!.history.id > created.history!.id);
+      assert.deepEqual(await w.store.getCommandById(fresh.id), applied!.command);
+      assert.deepEqual(await w.store.listHistory(fresh.id), [created.history, applied!.history]);
+      assert.deepEqual((await w.store.listPostbacks(fresh.id)).map((p) => [p.sequence, (JSON.parse(p.recordJson) as { status: string }).status]), [
+        [1, 'requesting'],
+        [2, 'sentToTarget'],
+      ]);
+      // the feed has both entries, in order
+      const feed = await w.store.listUserHistorySince(device.userId, created.history!.id - 1, 10);
+      assert.deepEqual(feed.map((h) => h.status), ['requesting', 'sentToTarget']);
+    });
+
+    story('a chain that does not fit the new command is refused, and the command is still created', async (w) => {
+      const device = await w.device(w.user());
+      const fresh = w.newCommand(device);
+      const created = await w.store.createCommand(fresh, { chain: [{ commandId: fresh.id, from: 'executing', to: 'completed', at: w.tick() }] });
+      assert.equal(created.created, true);
+      assert.deepEqual(created.chain, { applied: [], refusedAt: 0 });
+      assert.equal((await w.store.getCommandById(fresh.id))?.status, 'requesting');
+      assert.deepEqual((await w.store.listHistory(fresh.id)).map((h) => h.status), ['requesting']);
+    });
+
+    story('an idempotent replay applies no chain; a refused create applies none either', async (w) => {
+      const device = await w.device(w.user());
+      const first = await w.command(device, {}, { idempotencyKey: 'k', idempotencyFingerprint: 'f' });
+      const retry = w.newCommand(device);
+      const replay = await w.store.createCommand(retry, {
+        idempotencyKey: 'k',
+        idempotencyFingerprint: 'f',
+        chain: [{ commandId: first.command.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }],
+      });
+      assert.equal(replay.created, false);
+      assert.equal(replay.chain, undefined);
+      assert.equal((await w.store.getCommandById(first.command.id))?.status, 'requesting');
+      const limited = w.newCommand(device);
+      await assert.rejects(
+        w.store.createCommand(limited, { maxOpen: 1, chain: [{ commandId: limited.id, from: 'requesting', to: 'sentToTarget', at: w.tick() }] }),
+        appiaError('tooManyOpen'),
+      );
+      assert.equal(await w.store.getCommandById(limited.id), undefined);
+    });
+  });
+
   describe('presence owned by the latest connection', () => {
     story('presence is guarded by a connection identity: a stale connection cannot mark a device Offline over a newer one', async (w) => {
       const user = w.user();

@@ -13,6 +13,17 @@ describe('device gateway: delivery and reports', () => {
   });
   after(() => appia.stop());
 
+  /** `n` commands for an offline device, each in a millisecond of its own (ids are ordered by their millisecond) */
+  async function queued(deviceId: string, n: number, uriPrefix: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = Date.now();
+      while (Date.now() === start) await new Promise((r) => setImmediate(r));
+      ids.push(await createCommand(appia, user, deviceId, `${uriPrefix}${i}`));
+    }
+    return ids;
+  }
+
   it('pushes a command created while the device is online, and its reports take it to completed', async () => {
     const { id: deviceId, deviceToken } = await appia.addDevice(user);
     const device = await connectDevice(appia, deviceToken);
@@ -52,19 +63,47 @@ describe('device gateway: delivery and reports', () => {
 
   it('gives an offline device its queued commands on connect, oldest first', async () => {
     const { id: deviceId, deviceToken } = await appia.addDevice(user);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      // Ids are ordered by their millisecond; let each command have its own.
-      const start = Date.now();
-      while (Date.now() === start) await new Promise((r) => setImmediate(r));
-      ids.push(await createCommand(appia, user, deviceId, `https://example.com/${i}`));
-    }
+    const ids = await queued(deviceId, 3, 'https://example.com/');
     assert.equal(await commandStatus(appia, user, deviceId, ids[0]!), 'requesting');
 
     const device = await connectDevice(appia, deviceToken);
     const received = [(await device.command()).command.id, (await device.command()).command.id, (await device.command()).command.id];
     assert.deepEqual(received, ids);
     for (const id of ids) assert.equal(await commandStatus(appia, user, deviceId, id), 'sentToTarget');
+    await device.close();
+  });
+
+  it('keeps creation order across the connect: queued commands first, then those made while it connects and after', async () => {
+    const { id: deviceId, deviceToken } = await appia.addDevice(user);
+    const ids = await queued(deviceId, 3, 'https://example.com/queued/');
+    const device = await connectDevice(appia, deviceToken);
+    // made one after another from the moment the socket opens: the first ones meet the connect work
+    // still sending the queue, the later ones the idle connection (sent in their create's transaction)
+    for (let i = 0; i < 12; i++) ids.push(await createCommand(appia, user, deviceId, `https://example.com/live/${i}`));
+    const received: string[] = [];
+    for (let i = 0; i < ids.length; i++) received.push((await device.command()).command.id);
+    assert.deepEqual(received, ids);
+    assert.deepEqual(device.unread.filter((f) => f.t === 'command'), []);
+    const last = ids.at(-1)!;
+    assert.deepEqual(await historyOf(appia, user, deviceId, last), ['requesting', 'sentToTarget']);
+    await device.close();
+  });
+
+  it('a device that stops reading gets every command once it reads again, in creation order', async () => {
+    const { id: deviceId, deviceToken } = await appia.addDevice(user);
+    const device = await connectDevice(appia, deviceToken);
+    device.ws.pause(); // the server's writes pile up: some written at once, the rest behind them in the connection's queue
+    const filler = 'x'.repeat(48 * 1024);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await appia.api(user, 'POST', `/beta/me/devices/${deviceId}/commands`, { type: 'AppService', appServiceName: 'bulk', packageFamilyName: 'Example_1', payload: { i, filler } });
+      assert.equal(res.status, 201);
+      ids.push(res.body.id as string);
+    }
+    device.ws.resume();
+    const received: number[] = [];
+    for (let i = 0; i < ids.length; i++) received.push((await device.command()).command.payload.i as number);
+    assert.deepEqual(received, ids.map((_, i) => i));
     await device.close();
   });
 

@@ -15,7 +15,8 @@ describe('delivery: requesting -> sentToTarget -> executing -> completed', () =>
     const device = await w.device();
     const raw = await device.connect();
     const created = await w.create(device.id, { type: 'AppService', appServiceName: 'lock', packageFamilyName: 'Contoso.Lock_1', payload: { level: 3 } });
-    assert.equal(created.status, 'requesting');
+    // the device is connected here and idle: the create records it sent in its own transaction and answers so
+    assert.equal(created.status, 'sentToTarget');
 
     const frame = await raw.command(created.id);
     assert.deepEqual(frame.command.payload, { level: 3 });

@@ -88,6 +88,7 @@ describe('scheduler: durable timers, fired once across nodes', () => {
           get open() {
             return !missing;
           },
+          idle: true,
         },
         {
           schedule: (task) => {
@@ -250,8 +251,11 @@ describe('scheduler: durable timers, fired once across nodes', () => {
     const deviceId = await device();
     const gateway = await silentDevice(deviceId, quiet);
     const input = { type: 'LaunchUri' as const, payloadJson: '{"uri":"https://e.test/"}', appServiceName: null, packageFamilyName: null, permissionTicket: null, postBackUri: null };
-    const id = (await quiet.createCommand(user, deviceId, input)).command.id;
-    await until(id, 'sentToTarget');
+    const created = await quiet.createCommand(user, deviceId, input);
+    const id = created.command.id;
+    // the device's connection is on this node and idle: the create itself records the command sent (the direct path)
+    assert.equal(created.command.status, 'sentToTarget');
+    await waitFor(async () => gateway.delivers.includes(id));
     gateway.deaf = true; // its node misses the cancel message
     await quiet.cancelCommand(user, deviceId, id);
     gateway.deaf = false;

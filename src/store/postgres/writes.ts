@@ -51,7 +51,9 @@ export class PostgresWrites {
         throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
       }
       const record = newCommandRecord(command);
-      const inserted = await tx.finish<{ id: number }>(
+      const chain = options?.chain ?? [];
+      const insert = chain.length === 0 ? tx.finish.bind(tx) : tx.query.bind(tx);
+      const inserted = await insert<{ id: number }>(
         statement('insertCommand', [
           command.id,
           command.userId,
@@ -67,11 +69,9 @@ export class PostgresWrites {
           command.expiresAt,
         ]),
       );
-      return {
-        command: record,
-        history: historyEntry(inserted.rows[0]!.id, command.id, 1, record.status, command.createdAt, null),
-        created: true,
-      };
+      const created = { command: record, history: historyEntry(inserted.rows[0]!.id, command.id, 1, record.status, command.createdAt, null), created: true };
+      // the new row is this transaction's own and the feed lock is held: the chain waits for no other lock
+      return chain.length === 0 ? created : { ...created, chain: await applyChain(tx, chain) };
     });
   }
 
@@ -102,24 +102,7 @@ export class PostgresWrites {
               (err: unknown) => ({ err }),
             )
           : undefined;
-      const applied: TransitionResult[] = [];
-      for (let i = 0; i < changes.length; i++) {
-        const change = changes[i]!;
-        const query = changeQuery(change);
-        const sent = i === changes.length - 1 ? tx.finish<ChangedRow>(query) : tx.query<ChangedRow>(query);
-        const lockFailure = i === 0 ? await locking : undefined;
-        if (lockFailure !== undefined) {
-          sent.catch(() => undefined);
-          throw lockFailure.err;
-        }
-        const [row] = (await sent).rows;
-        if (row === undefined) return { applied, refusedAt: i };
-        applied.push({
-          command: commandRecord(row),
-          history: historyEntry(row.historyId, row.id, row.sequence, row.status, row.lastModifiedAt, change.detail ?? null),
-        });
-      }
-      return { applied };
+      return applyChain(tx, changes, locking);
     });
   }
 
@@ -181,4 +164,30 @@ export function commandRecord(row: CommandRecord): CommandRecord {
     dueAt: row.dueAt,
     batchId: row.batchId,
   };
+}
+
+/**
+ * The changes of a chain, one statement each, the last sent with COMMIT; stops
+ * at the first that does not apply. `locking`: the feed locks taken ahead of
+ * the first change (its failure is the chain's).
+ */
+async function applyChain(tx: Transaction, changes: readonly StatusChange[], locking?: Promise<{ err: unknown } | undefined>): Promise<ChainResult> {
+  const applied: TransitionResult[] = [];
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i]!;
+    const query = changeQuery(change);
+    const sent = i === changes.length - 1 ? tx.finish<ChangedRow>(query) : tx.query<ChangedRow>(query);
+    const lockFailure = i === 0 ? await locking : undefined;
+    if (lockFailure !== undefined) {
+      sent.catch(() => undefined);
+      throw lockFailure.err;
+    }
+    const [row] = (await sent).rows;
+    if (row === undefined) return { applied, refusedAt: i };
+    applied.push({
+      command: commandRecord(row),
+      history: historyEntry(row.historyId, row.id, row.sequence, row.status, row.lastModifiedAt, change.detail ?? null),
+    });
+  }
+  return { applied };
 }

@@ -21,8 +21,12 @@ try {
 
   const checkpoint = db.prepare<[], { busy: number; log: number; checkpointed: number }>('PRAGMA wal_checkpoint(PASSIVE)');
   let seen = Atomics.load(shared, COMMITS);
-  // the last pass left frames behind (written while it ran): go again even without new commits
-  let behind = false;
+  // the last pass left frames behind (written while it ran): go again even without new commits.
+  // It starts true: the WAL may already hold frames this thread has not seen
+  // counted (the migrations, and every commit made before it came up, which
+  // under load can be all of them); without a first pass they would wait for
+  // the next commit, or for close().
+  let behind = true;
   for (;;) {
     if (Atomics.load(shared, STOP) !== 0) break;
     Atomics.wait(shared, WAKE, 0, intervalMs);

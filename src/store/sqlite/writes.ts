@@ -126,11 +126,8 @@ export class SqliteWrites {
       const keyExpiresAt = options?.idempotencyExpiresAt ?? command.createdAt + DEFAULT_IDEMPOTENCY_TTL_MS;
       this.#s.putIdempotencyKey.run(command.userId, key, command.id, keyExpiresAt, options?.idempotencyFingerprint ?? null);
     }
-    return {
-      command: record,
-      history: historyEntry(historyId, command.id, 1, record.status, command.createdAt, null),
-      created: true,
-    };
+    const created = { command: record, history: historyEntry(historyId, command.id, 1, record.status, command.createdAt, null), created: true };
+    return options?.chain === undefined ? created : { ...created, chain: this.transitionChain(options.chain) };
   }
 
   #applyTransition(change: StatusChange): TransitionResult | undefined {
