@@ -96,8 +96,9 @@ export class DeviceSession {
    * recorded sent in the transaction that creates it and written by
    * `sendNow` (DESIGN 4, the direct path): this connection is the device's
    * here, its connect work is done, no wake-up is queued or running (so no
-   * older command is on its way) and nothing written waits to go out (a slow
-   * reader gets its commands through the queue, which waits for it).
+   * older command is on its way) and little written waits to go out
+   * (Outlet.idle: a slow reader gets its commands through the queue, which
+   * waits for it).
    */
   sendsNow(expiresAt: number): boolean {
     return this.#started && this.#owns && this.#wakesInFlight === 0 && this.#out.open && this.#out.idle && expiresAt > this.#ctx.now();
