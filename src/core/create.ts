@@ -54,13 +54,19 @@ export async function createCommand(
         ? {}
         : { idempotencyKey: key, idempotencyExpiresAt: now + IDEMPOTENCY_TTL_MS, idempotencyFingerprint: fingerprint(deviceId, input) }),
       maxOpen: ctx.timings.maxOpenCommands,
-      ...(sent?.ok ? { chain: [sent.change] } : {}),
+      // the device's latest connection must still be this one (not a reconnect, here or on another node)
+      ...(sent?.ok ? { chain: [sent.change], chainConnection: local!.connectionId } : {}),
     },
   );
   if (!result.created || !result.history) return { command: result.command, created: false };
   const delivered = result.chain?.applied[0];
-  announceCreated(ctx, writer, result.command, result.history, delivered === undefined);
-  if (delivered === undefined) return { command: result.command, created: true };
+  if (delivered === undefined) {
+    // queued: newer commands wait behind its wake-up
+    local?.expectWake(result.command.id);
+    announceCreated(ctx, writer, result.command, result.history);
+    return { command: result.command, created: true };
+  }
+  announceCreated(ctx, writer, result.command, result.history, false);
   writer.announce(delivered.command, delivered.history);
   local!.sendNow(delivered.command);
   return { command: delivered.command, created: true };

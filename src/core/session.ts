@@ -28,6 +28,8 @@ export interface SessionHooks {
 }
 
 export const DROPPED_BEFORE_DELIVERY = 'the connection dropped before delivery';
+/** how long a wake-up published for this device's connection is waited for before the direct path takes new commands again (a lost one: the sweep sends it) */
+const AWAITED_WAKE_MS = 2000;
 export const DROPPED_BEFORE_RECEIPT = 'the connection dropped before receipt';
 
 /**
@@ -53,8 +55,10 @@ export class DeviceSession {
    * backlog would fill the connection's queue faster than it drains.
    */
   readonly #pendingWakes = new Set<string>();
-  /** wake-ups scheduled and not yet finished (a delivery in progress among them) */
+  /** wake-ups scheduled and not yet finished (a delivery in progress among them), and direct writes queued behind them */
   #wakesInFlight = 0;
+  /** commands created here for this device that took the queued path, whose wake-up has not come yet (over NATS it takes a while): until when it is waited for */
+  readonly #awaitedWakes = new Map<string, number>();
   /** the connect work is done: the commands open then were sent as their policy says */
   #started = false;
   /** this node's sessions that have started, by device (CommandCore's; see sendsNow) */
@@ -101,15 +105,41 @@ export class DeviceSession {
    * waits for it).
    */
   sendsNow(expiresAt: number): boolean {
-    return this.#started && this.#owns && this.#wakesInFlight === 0 && this.#out.open && this.#out.idle && expiresAt > this.#ctx.now();
+    const now = this.#ctx.now();
+    return this.#started && this.#owns && this.#wakesInFlight === 0 && !this.#awaitingWake(now) && this.#out.open && this.#out.idle && expiresAt > now;
   }
 
-  /** Writes a command recorded sent with its create (see sendsNow); a frame that cannot be written is a failed attempt, as on the queued path. */
+  /**
+   * Writes a command recorded sent with its create (see sendsNow). A wake-up
+   * that came while it was being stored goes first: then it is written from
+   * the connection's queue, behind it. A frame that cannot be written is a
+   * failed attempt, as on the queued path.
+   */
   sendNow(command: CommandRecord): void {
-    this.#write(command).catch((err: unknown) => {
-      // the command stays sentToTarget: its receipt timer sends it again
-      this.#ctx.log.warn({ err, commandId: command.id }, 'a failed delivery could not be recorded');
-    });
+    if (this.#wakesInFlight === 0 && !this.#awaitingWake(this.#ctx.now())) {
+      this.#write(command).catch((err: unknown) => this.#unrecorded(command, err));
+      return;
+    }
+    this.#wakesInFlight++;
+    this.#hooks.schedule(() => this.#write(command).finally(() => void this.#wakesInFlight--));
+  }
+
+  /** A command of this device created here took the queued path: until its wake-up comes, no newer one may pass it. */
+  expectWake(commandId: string): void {
+    this.#awaitedWakes.set(commandId, this.#ctx.now() + AWAITED_WAKE_MS);
+  }
+
+  #awaitingWake(now: number): boolean {
+    for (const [commandId, until] of this.#awaitedWakes) {
+      if (until > now) return true;
+      this.#awaitedWakes.delete(commandId);
+    }
+    return false;
+  }
+
+  #unrecorded(command: CommandRecord, err: unknown): void {
+    // the command stays sentToTarget: its receipt timer sends it again
+    this.#ctx.log.warn({ err, commandId: command.id }, 'a failed delivery could not be recorded');
   }
 
   /** The device's consecutive reports, as one chain (core/reports.ts). */
@@ -148,6 +178,7 @@ export class DeviceSession {
   #onBus(message: BusMessage): void {
     switch (message.kind) {
       case 'deliver':
+        this.#awaitedWakes.delete(message.commandId);
         return this.#scheduleWake(`d ${message.commandId}`, () => this.#wakeDelivery(message.commandId));
       case 'cancel':
         return this.#scheduleWake(`c ${message.commandId}`, () => this.#wakeCancel(message.commandId));

@@ -209,12 +209,10 @@ export interface CreateOptions {
   readonly idempotencyExpiresAt?: number;
   /** non-final commands allowed per device; 0 = no limit */
   readonly maxOpen?: number;
-  /**
-   * Changes of the new command applied in the same transaction, after its
-   * insert, as `transitionChain` applies them (compare-and-sets, a prefix);
-   * only when the command is created, never on an idempotent replay
-   */
+  /** changes of the new command applied after its insert, in its transaction, as transitionChain would; never on a replay */
   readonly chain?: readonly StatusChange[];
+  /** the chain applies only while this is the device's latest connection (connectDevice's id), else it is refused at 0 */
+  readonly chainConnection?: string;
 }
 
 export interface CreateResult {

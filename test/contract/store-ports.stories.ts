@@ -183,6 +183,23 @@ export function portStories(story: Story): void {
       assert.deepEqual((await w.store.listHistory(fresh.id)).map((h) => h.status), ['requesting']);
     });
 
+    story("with chainConnection the chain applies only while that connection is the device's latest", async (w) => {
+      const device = await w.device(w.user());
+      const sentOf = (id: string) => [{ commandId: id, from: 'requesting' as const, to: 'sentToTarget' as const, at: w.tick(), attempts: 1 }];
+      const never = w.newCommand(device);
+      assert.deepEqual((await w.store.createCommand(never, { chain: sentOf(never.id), chainConnection: 'c1' })).chain, { applied: [], refusedAt: 0 });
+      assert.equal(await w.store.connectDevice(device.id, 'c1', w.tick()), true);
+      const current = w.newCommand(device);
+      assert.equal((await w.store.createCommand(current, { chain: sentOf(current.id), chainConnection: 'c1' })).chain?.applied[0]?.command.status, 'sentToTarget');
+      assert.equal(await w.store.connectDevice(device.id, 'c2', w.tick()), true);
+      const stale = w.newCommand(device);
+      const refused = await w.store.createCommand(stale, { chain: sentOf(stale.id), chainConnection: 'c1' });
+      assert.equal(refused.created, true);
+      assert.deepEqual(refused.chain, { applied: [], refusedAt: 0 });
+      assert.equal((await w.store.getCommandById(stale.id))?.status, 'requesting');
+      assert.deepEqual((await w.store.listHistory(stale.id)).map((h) => h.status), ['requesting']);
+    });
+
     story('an idempotent replay applies no chain; a refused create applies none either', async (w) => {
       const device = await w.device(w.user());
       const first = await w.command(device, {}, { idempotencyKey: 'k', idempotencyFingerprint: 'f' });

@@ -53,8 +53,8 @@ export const SQL = {
   // the check and the insert, and (exclusively, with a limit) against other
   // creates counting the same open commands. NO KEY UPDATE rather than
   // UPDATE: other transactions' foreign-key checks on the row still pass.
-  deviceForCreate: 'SELECT user_id AS "userId", removed_at AS "removedAt" FROM devices WHERE id = $1 FOR SHARE',
-  deviceForLimitedCreate: 'SELECT user_id AS "userId", removed_at AS "removedAt" FROM devices WHERE id = $1 FOR NO KEY UPDATE',
+  deviceForCreate: 'SELECT user_id AS "userId", removed_at AS "removedAt", connection_id AS "connectionId" FROM devices WHERE id = $1 FOR SHARE',
+  deviceForLimitedCreate: 'SELECT user_id AS "userId", removed_at AS "removedAt", connection_id AS "connectionId" FROM devices WHERE id = $1 FOR NO KEY UPDATE',
 
   // ---- commands ----
   // the command, then (after the feed lock) its first history entry and, with a postBackUri, its first postback
@@ -144,4 +144,4 @@ export const SQL = {
 
 export type StatementName = keyof typeof SQL;
 
-export type DeviceOwner = { readonly userId: string; readonly removedAt: number | null };
+export type DeviceOwner = { readonly userId: string; readonly removedAt: number | null; readonly connectionId: string | null };

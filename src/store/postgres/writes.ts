@@ -51,8 +51,10 @@ export class PostgresWrites {
         throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
       }
       const record = newCommandRecord(command);
+      // the device's row is locked (FOR SHARE at least): its latest connection cannot change before COMMIT
+      const connected = options?.chainConnection === undefined || options.chainConnection === owner.connectionId;
       const chain = options?.chain ?? [];
-      const insert = chain.length === 0 ? tx.finish.bind(tx) : tx.query.bind(tx);
+      const insert = chain.length === 0 || !connected ? tx.finish.bind(tx) : tx.query.bind(tx);
       const inserted = await insert<{ id: number }>(
         statement('insertCommand', [
           command.id,
@@ -71,7 +73,9 @@ export class PostgresWrites {
       );
       const created = { command: record, history: historyEntry(inserted.rows[0]!.id, command.id, 1, record.status, command.createdAt, null), created: true };
       // the new row is this transaction's own and the feed lock is held: the chain waits for no other lock
-      return chain.length === 0 ? created : { ...created, chain: await applyChain(tx, chain) };
+      if (chain.length === 0) return created;
+      if (!connected) return { ...created, chain: { applied: [], refusedAt: 0 } };
+      return { ...created, chain: await applyChain(tx, chain) };
     });
   }
 

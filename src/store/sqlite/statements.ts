@@ -49,7 +49,7 @@ export const SQL = {
     WHERE id = ? AND connection_id = ? AND removed_at IS NULL`,
   removeDevice: `UPDATE devices SET removed_at = ?, token_hash = NULL, status = 'Offline'
     WHERE id = ? AND user_id = ? AND removed_at IS NULL`,
-  deviceOwner: 'SELECT user_id AS "userId", removed_at AS "removedAt" FROM devices WHERE id = ?',
+  deviceOwner: 'SELECT user_id AS "userId", removed_at AS "removedAt", connection_id AS "connectionId" FROM devices WHERE id = ?',
 
   // ---- commands ----
   insertCommand: `INSERT INTO commands (id, user_id, device_id, type, payload_json, app_service_name, package_family_name,
@@ -111,7 +111,7 @@ export const SQL = {
   ping: 'SELECT 1',
 } as const;
 
-export type DeviceOwner = { readonly userId: string; readonly removedAt: number | null };
+export type DeviceOwner = { readonly userId: string; readonly removedAt: number | null; readonly connectionId: string | null };
 /**
  * A command as its statements return it: better-sqlite3's raw mode, an array
  * in COMMAND_COLUMNS order, which `commandFromRow` makes the record. Letting

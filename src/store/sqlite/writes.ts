@@ -127,7 +127,9 @@ export class SqliteWrites {
       this.#s.putIdempotencyKey.run(command.userId, key, command.id, keyExpiresAt, options?.idempotencyFingerprint ?? null);
     }
     const created = { command: record, history: historyEntry(historyId, command.id, 1, record.status, command.createdAt, null), created: true };
-    return options?.chain === undefined ? created : { ...created, chain: this.transitionChain(options.chain) };
+    if (options?.chain === undefined) return created;
+    const connected = options.chainConnection === undefined || options.chainConnection === owner.connectionId;
+    return { ...created, chain: connected ? this.transitionChain(options.chain) : { applied: [], refusedAt: 0 } };
   }
 
   #applyTransition(change: StatusChange): TransitionResult | undefined {
