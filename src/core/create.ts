@@ -46,7 +46,8 @@ export async function createCommand(
   const expiresAt = expiryOf(ctx, input, now);
   const key = options.idempotencyKey;
   const id = ctx.ids.commandId(now);
-  const sent = local?.sendsNow(expiresAt) ? writer.decide({ id, status: INITIAL_STATUS, attempts: 0 }, 'sent') : undefined;
+  const direct = local?.sendsNow(expiresAt) ? local : undefined;
+  const sent = direct && writer.decide({ id, status: INITIAL_STATUS, attempts: 0 }, 'sent');
   const result = await ctx.store.createCommand(
     { ...commandFields(input), id, userId, deviceId, createdAt: now, expiresAt },
     {
@@ -55,12 +56,12 @@ export async function createCommand(
         : { idempotencyKey: key, idempotencyExpiresAt: now + IDEMPOTENCY_TTL_MS, idempotencyFingerprint: fingerprint(deviceId, input) }),
       maxOpen: ctx.timings.maxOpenCommands,
       // the device's latest connection must still be this one (not a reconnect, here or on another node)
-      ...(sent?.ok ? { chain: [sent.change], chainConnection: local!.connectionId } : {}),
+      ...(direct && sent?.ok ? { chain: [sent.change], chainConnection: direct.connectionId } : {}),
     },
   );
   if (!result.created || !result.history) return { command: result.command, created: false };
   const delivered = result.chain?.applied[0];
-  if (delivered === undefined) {
+  if (delivered === undefined || direct === undefined) {
     // queued: newer commands wait behind its wake-up
     local?.expectWake(result.command.id);
     announceCreated(ctx, writer, result.command, result.history);
@@ -68,7 +69,7 @@ export async function createCommand(
   }
   announceCreated(ctx, writer, result.command, result.history, false);
   writer.announce(delivered.command, delivered.history);
-  local!.sendNow(delivered.command);
+  direct.sendNow(delivered.command);
   return { command: delivered.command, created: true };
 }
 

@@ -106,7 +106,7 @@ export class DeviceSession {
    */
   sendsNow(expiresAt: number): boolean {
     const now = this.#ctx.now();
-    return this.#started && this.#owns && this.#wakesInFlight === 0 && !this.#awaitingWake(now) && this.#out.open && this.#out.idle && expiresAt > now;
+    return this.#started && this.#owns && this.#nothingOnItsWay(now) && this.#out.open && this.#out.idle && expiresAt > now;
   }
 
   /**
@@ -116,12 +116,11 @@ export class DeviceSession {
    * failed attempt, as on the queued path.
    */
   sendNow(command: CommandRecord): void {
-    if (this.#wakesInFlight === 0 && !this.#awaitingWake(this.#ctx.now())) {
-      this.#write(command).catch((err: unknown) => this.#unrecorded(command, err));
-      return;
-    }
-    this.#wakesInFlight++;
-    this.#hooks.schedule(() => this.#write(command).finally(() => void this.#wakesInFlight--));
+    if (!this.#nothingOnItsWay(this.#ctx.now())) return this.#queue(() => this.#write(command));
+    this.#write(command).catch((err: unknown) => {
+      // the command stays sentToTarget: its receipt timer sends it again
+      this.#ctx.log.warn({ err, commandId: command.id }, 'a failed delivery could not be recorded');
+    });
   }
 
   /** A command of this device created here took the queued path: until its wake-up comes, no newer one may pass it. */
@@ -129,17 +128,14 @@ export class DeviceSession {
     this.#awaitedWakes.set(commandId, this.#ctx.now() + AWAITED_WAKE_MS);
   }
 
-  #awaitingWake(now: number): boolean {
+  /** no wake-up queued, running or still to come (an awaited one that is overdue is forgotten): no older command is on its way */
+  #nothingOnItsWay(now: number): boolean {
+    if (this.#wakesInFlight > 0) return false;
     for (const [commandId, until] of this.#awaitedWakes) {
-      if (until > now) return true;
+      if (until > now) return false;
       this.#awaitedWakes.delete(commandId);
     }
-    return false;
-  }
-
-  #unrecorded(command: CommandRecord, err: unknown): void {
-    // the command stays sentToTarget: its receipt timer sends it again
-    this.#ctx.log.warn({ err, commandId: command.id }, 'a failed delivery could not be recorded');
+    return true;
   }
 
   /** The device's consecutive reports, as one chain (core/reports.ts). */
@@ -196,12 +192,17 @@ export class DeviceSession {
   #scheduleWake(key: string, wake: () => Promise<void>): void {
     if (this.#pendingWakes.has(key)) return;
     this.#pendingWakes.add(key);
-    this.#wakesInFlight++;
-    this.#hooks.schedule(() => {
+    this.#queue(() => {
       // from here a new wake-up is queued again: this one may read the command before the change it announces
       this.#pendingWakes.delete(key);
-      return wake().finally(() => void this.#wakesInFlight--);
+      return wake();
     });
+  }
+
+  /** runs `task` in the connection's order, counted among the wake-ups in flight until it is done */
+  #queue(task: () => Promise<void>): void {
+    this.#wakesInFlight++;
+    this.#hooks.schedule(() => task().finally(() => void this.#wakesInFlight--));
   }
 
   /** DESIGN 4, on connect: each open command as its status's policy says. */

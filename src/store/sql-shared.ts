@@ -3,7 +3,7 @@ import { INITIAL_STATUS } from '../domain/lifecycle.js';
 import { AWAITING_DELIVERY } from '../domain/policy.js';
 import { FINAL_STATUSES } from '../domain/policy.js';
 import type { DeviceRecord } from '../domain/device.js';
-import type { NewCommand, NewDevice, PostbackEntry, StatusChange } from './store.js';
+import type { ChainResult, CreateOptions, NewCommand, NewDevice, PostbackEntry, StatusChange } from './store.js';
 
 /**
  * SQL text and record building that every SQL adapter shares (SQLite and
@@ -191,3 +191,11 @@ export const POSTBACK_COLUMNS = [
 export function postbackEntry(row: Omit<PostbackEntry, 'webhookId'>): PostbackEntry {
   return { ...row, webhookId: webhookIdOf(row.commandId, row.sequence) };
 }
+
+/** CreateOptions.chainConnection: the chain may apply to a device whose latest connection is `latest` */
+export function chainConnectionHolds(options: CreateOptions, latest: string | null): boolean {
+  return options.chainConnection === undefined || options.chainConnection === latest;
+}
+
+/** a create's chain refused before its first change (CreateOptions.chainConnection) */
+export const REFUSED_CHAIN: ChainResult = { applied: [], refusedAt: 0 };

@@ -149,6 +149,12 @@ export function portStories(story: Story): void {
   });
 
   describe("a create's chain (the direct path: created and sent in one transaction)", () => {
+    const sentOf = (w: World, id: string) => [{ commandId: id, from: 'requesting' as const, to: 'sentToTarget' as const, at: w.tick(), attempts: 1 }];
+    /** the command is stored as created, and nothing of a refused chain with it */
+    async function onlyCreated(w: World, id: string): Promise<void> {
+      assert.equal((await w.store.getCommandById(id))?.status, 'requesting');
+      assert.deepEqual((await w.store.listHistory(id)).map((h) => h.status), ['requesting']);
+    }
     story('a create with a chain stores the command and applies the chain after it, with history and postbacks as separate writes would', async (w) => {
       const device = await w.device(w.user());
       const fresh = w.newCommand(device, { postBackUri: 'https://hooks.example/appia' });
@@ -179,25 +185,22 @@ export function portStories(story: Story): void {
       const created = await w.store.createCommand(fresh, { chain: [{ commandId: fresh.id, from: 'executing', to: 'completed', at: w.tick() }] });
       assert.equal(created.created, true);
       assert.deepEqual(created.chain, { applied: [], refusedAt: 0 });
-      assert.equal((await w.store.getCommandById(fresh.id))?.status, 'requesting');
-      assert.deepEqual((await w.store.listHistory(fresh.id)).map((h) => h.status), ['requesting']);
+      await onlyCreated(w, fresh.id);
     });
 
     story("with chainConnection the chain applies only while that connection is the device's latest", async (w) => {
       const device = await w.device(w.user());
-      const sentOf = (id: string) => [{ commandId: id, from: 'requesting' as const, to: 'sentToTarget' as const, at: w.tick(), attempts: 1 }];
       const never = w.newCommand(device);
-      assert.deepEqual((await w.store.createCommand(never, { chain: sentOf(never.id), chainConnection: 'c1' })).chain, { applied: [], refusedAt: 0 });
+      assert.deepEqual((await w.store.createCommand(never, { chain: sentOf(w, never.id), chainConnection: 'c1' })).chain, { applied: [], refusedAt: 0 });
       assert.equal(await w.store.connectDevice(device.id, 'c1', w.tick()), true);
       const current = w.newCommand(device);
-      assert.equal((await w.store.createCommand(current, { chain: sentOf(current.id), chainConnection: 'c1' })).chain?.applied[0]?.command.status, 'sentToTarget');
+      assert.equal((await w.store.createCommand(current, { chain: sentOf(w, current.id), chainConnection: 'c1' })).chain?.applied[0]?.command.status, 'sentToTarget');
       assert.equal(await w.store.connectDevice(device.id, 'c2', w.tick()), true);
       const stale = w.newCommand(device);
-      const refused = await w.store.createCommand(stale, { chain: sentOf(stale.id), chainConnection: 'c1' });
+      const refused = await w.store.createCommand(stale, { chain: sentOf(w, stale.id), chainConnection: 'c1' });
       assert.equal(refused.created, true);
       assert.deepEqual(refused.chain, { applied: [], refusedAt: 0 });
-      assert.equal((await w.store.getCommandById(stale.id))?.status, 'requesting');
-      assert.deepEqual((await w.store.listHistory(stale.id)).map((h) => h.status), ['requesting']);
+      await onlyCreated(w, stale.id);
     });
 
     story('an idempotent replay applies no chain; a refused create applies none either', async (w) => {

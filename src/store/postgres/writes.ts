@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CommandRecord } from '../../domain/command.js';
 import { AppiaError } from '../../domain/errors.js';
-import { DEFAULT_IDEMPOTENCY_TTL_MS, historyEntry, newCommandRecord, postbackEntry } from '../sql-shared.js';
+import { chainConnectionHolds, DEFAULT_IDEMPOTENCY_TTL_MS, historyEntry, newCommandRecord, postbackEntry, REFUSED_CHAIN } from '../sql-shared.js';
 import type {
   ChainResult,
   CreateOptions,
@@ -51,10 +51,10 @@ export class PostgresWrites {
         throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
       }
       const record = newCommandRecord(command);
-      // the device's row is locked (FOR SHARE at least): its latest connection cannot change before COMMIT
-      const connected = options?.chainConnection === undefined || options.chainConnection === owner.connectionId;
       const chain = options?.chain ?? [];
-      const insert = chain.length === 0 || !connected ? tx.finish.bind(tx) : tx.query.bind(tx);
+      // the device's row is locked (FOR SHARE at least): its latest connection cannot change before COMMIT
+      const applying = chain.length > 0 && chainConnectionHolds(options!, owner.connectionId);
+      const insert = applying ? tx.query.bind(tx) : tx.finish.bind(tx);
       const inserted = await insert<{ id: number }>(
         statement('insertCommand', [
           command.id,
@@ -74,8 +74,7 @@ export class PostgresWrites {
       const created = { command: record, history: historyEntry(inserted.rows[0]!.id, command.id, 1, record.status, command.createdAt, null), created: true };
       // the new row is this transaction's own and the feed lock is held: the chain waits for no other lock
       if (chain.length === 0) return created;
-      if (!connected) return { ...created, chain: { applied: [], refusedAt: 0 } };
-      return { ...created, chain: await applyChain(tx, chain) };
+      return { ...created, chain: applying ? await applyChain(tx, chain) : REFUSED_CHAIN };
     });
   }
 

@@ -4,7 +4,7 @@ import { applyChange } from '../../domain/change.js';
 import type { CommandRecord } from '../../domain/command.js';
 import type { DeviceRecord } from '../../domain/device.js';
 import { AppiaError } from '../../domain/errors.js';
-import { DEFAULT_IDEMPOTENCY_TTL_MS, historyEntry, newCommandRecord, newDeviceRecord, NEW_DEVICE_STATUS, postbackEntry } from '../sql-shared.js';
+import { chainConnectionHolds, DEFAULT_IDEMPOTENCY_TTL_MS, historyEntry, newCommandRecord, newDeviceRecord, NEW_DEVICE_STATUS, postbackEntry, REFUSED_CHAIN } from '../sql-shared.js';
 import type {
   ChainResult,
   CreateDeviceOptions,
@@ -128,8 +128,7 @@ export class SqliteWrites {
     }
     const created = { command: record, history: historyEntry(historyId, command.id, 1, record.status, command.createdAt, null), created: true };
     if (options?.chain === undefined) return created;
-    const connected = options.chainConnection === undefined || options.chainConnection === owner.connectionId;
-    return { ...created, chain: connected ? this.transitionChain(options.chain) : { applied: [], refusedAt: 0 } };
+    return { ...created, chain: chainConnectionHolds(options, owner.connectionId) ? this.transitionChain(options.chain) : REFUSED_CHAIN };
   }
 
   #applyTransition(change: StatusChange): TransitionResult | undefined {
