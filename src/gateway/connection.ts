@@ -5,7 +5,8 @@ import type { Report } from '../core/reports.js';
 import type { DeviceSession } from '../core/session.js';
 import type { DeviceRecord } from '../domain/device.js';
 import { dispatch } from './handlers/dispatch.js';
-import { ackFrame, cancelFrame, commandFrame, decodeFrame, nackFrame, type Decoded, type FrameLimits } from './protocol.js';
+import type { TurnCork } from './turn-cork.js';
+import { ackFrame, cancelFrame, commandFrame, decodeFrame, isReport, nackFrame, type Decoded, type FrameLimits } from './protocol.js';
 
 export interface SocketDeps {
   readonly core: CommandCore;
@@ -63,13 +64,15 @@ export class DeviceSocket {
   #queuedFrames = 0;
   #queuedBytes = 0;
   #alive = true;
+  readonly #cork: TurnCork;
   /** replaced by a newer connection, or the device removed: frames and wake-ups are no longer handled */
   #superseded = false;
   readonly #settled: Promise<void>;
 
-  /** `after` is the previous connection of this device settling: it goes first. */
-  constructor(ws: WebSocket, device: DeviceRecord, deps: SocketDeps, after: Promise<void>) {
+  /** `cork`: on the socket `ws` runs on, so the frames of one turn leave together; `after` is the previous connection of this device settling: it goes first. */
+  constructor(ws: WebSocket, cork: TurnCork, device: DeviceRecord, deps: SocketDeps, after: Promise<void>) {
     this.#ws = ws;
+    this.#cork = cork;
     this.device = device;
     this.#deps = deps;
     const self = this;
@@ -153,6 +156,7 @@ export class DeviceSocket {
 
   #send(text: string): Promise<boolean> {
     if (this.#ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
+    this.#cork.hold();
     // Resolves once handed to the socket: the queue waits for a slow reader
     // instead of buffering without bound (DESIGN 4, backpressure).
     return new Promise((resolve) => this.#ws.send(text, (err) => resolve(!err)));
@@ -290,8 +294,4 @@ export class DeviceSocket {
     this.#deps.log.error({ deviceId: this.device.id, err }, 'device connection fault');
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(CLOSE.internal.code, CLOSE.internal.reason);
   }
-}
-
-function isReport(decoded: Decoded): boolean {
-  return decoded.ok && decoded.frame.t !== 'state';
 }

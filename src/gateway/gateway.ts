@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { DeviceRecord } from '../domain/device.js';
 import type { CommandCore } from '../core/core.js';
 import { CLOSE, DeviceSocket } from './connection.js';
+import { TurnCork } from './turn-cork.js';
 import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
 import { RateLimiter, connectionClientKey } from '../http/rate-limit.js';
 import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
@@ -91,11 +92,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       : undefined;
   pinger?.unref();
 
-  function accept(ws: WebSocket, device: DeviceRecord): void {
+  function accept(ws: WebSocket, socket: Duplex, device: DeviceRecord): void {
     const previous = current.get(device.id);
     // DESIGN 4: a second connection with the same token replaces the first, which closes with 4000.
     const after = previous ? previous.replace() : (settling.get(device.id) ?? Promise.resolve());
-    const connection = new DeviceSocket(ws, device, { core, log, limits }, after);
+    const connection = new DeviceSocket(ws, new TurnCork(socket), device, { core, log, limits }, after);
     current.set(device.id, connection);
     live.add(connection);
     ws.once('close', (code: number) => {
@@ -139,7 +140,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     if (closing) return refuseUpgrade(socket, 503, 'the server is shutting down');
     if (socket.destroyed) return;
-    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, device));
+    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, socket, device));
   }
 
   return {

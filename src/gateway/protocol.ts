@@ -180,3 +180,8 @@ function text(value: unknown, name: string, max: number): { ok: true; value: str
   if (value.length > max) return { ok: false, error: `${name} is over its limit of ${max} characters` };
   return { ok: true, value };
 }
+
+/** Whether a decoded frame is a device's report on a command (every frame but `state`; a refused frame is none). */
+export function isReport(decoded: Decoded): boolean {
+  return decoded.ok && decoded.frame.t !== 'state';
+}

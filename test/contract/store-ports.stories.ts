@@ -179,6 +179,43 @@ export function portStories(story: Story): void {
       assert.deepEqual(feed.map((h) => h.status), ['requesting', 'sentToTarget']);
     });
 
+    story('changes of one command in a row each start from the one before: every field a change set stays, as a read shows', async (w) => {
+      const device = await w.device(w.user());
+      const fresh = w.newCommand(device);
+      const at = fresh.createdAt + 1;
+      const created = await w.store.createCommand(fresh, {
+        chain: [
+          { commandId: fresh.id, from: 'requesting', to: 'sentToTarget', at, attempts: 1, dueAt: at + 10_000 },
+          { commandId: fresh.id, from: 'sentToTarget', to: 'executing', at: at + 1, dueAt: null },
+          // refused: the command is executing by now
+          { commandId: fresh.id, from: 'sentToTarget', to: 'executing', at: at + 2 },
+        ],
+      });
+      assert.deepEqual(created.chain!.applied.map((r) => [r.command.status, r.command.attempts, r.command.dueAt, r.history.sequence]), [
+        ['sentToTarget', 1, at + 10_000, 2],
+        ['executing', 1, null, 3],
+      ]);
+      assert.equal(created.chain!.refusedAt, 2);
+      const reports = await w.store.transitionChain([
+        { commandId: fresh.id, from: 'executing', to: 'custom', at: at + 3, customStatus: 'half way' },
+        { commandId: fresh.id, from: 'custom', to: 'completed', at: at + 4, responsePayloadJson: '{"ok":true}' },
+      ]);
+      const last = reports.applied.at(-1)!;
+      assert.deepEqual(last.command, {
+        ...created.command,
+        status: 'completed',
+        lastModifiedAt: at + 4,
+        attempts: 1,
+        dueAt: null,
+        customStatus: 'half way',
+        responsePayloadJson: '{"ok":true}',
+      });
+      assert.deepEqual(await w.store.getCommandById(fresh.id), last.command);
+      const history = await w.store.listHistory(fresh.id);
+      assert.deepEqual(history.map((h) => [h.sequence, h.status]), [[1, 'requesting'], [2, 'sentToTarget'], [3, 'executing'], [4, 'custom'], [5, 'completed']]);
+      assert.deepEqual(history.slice(1), [...created.chain!.applied, ...reports.applied].map((r) => r.history));
+    });
+
     story('a chain that does not fit the new command is refused, and the command is still created', async (w) => {
       const device = await w.device(w.user());
       const fresh = w.newCommand(device);

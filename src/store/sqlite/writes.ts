@@ -33,6 +33,15 @@ import {
   transitionSql,
 } from './statements.js';
 
+/** A command's row as a write of this transaction left it: the record, its rowid and the sequence of its latest history entry. */
+interface KnownRow {
+  readonly command: CommandRecord;
+  readonly rowid: number;
+  readonly sequence: number;
+}
+
+type AppliedChange = TransitionResult & { readonly row: KnownRow };
+
 /**
  * The SQLite store's writes, each run inside a GroupCommit batch (one
  * transaction, one connection, one thread: nothing comes between a read and
@@ -104,7 +113,7 @@ export class SqliteWrites {
       throw new AppiaError('tooManyOpen', `device ${command.deviceId} already has ${maxOpen} open commands`);
     }
     const record = newCommandRecord(command);
-    this.#s.insertCommand.run(
+    const rowid = this.#s.insertCommand.run(
       command.id,
       command.userId,
       command.deviceId,
@@ -118,7 +127,7 @@ export class SqliteWrites {
       command.createdAt,
       command.createdAt,
       command.expiresAt,
-    );
+    ).lastInsertRowid as number;
     const historyId = this.#s.insertHistory.run(command.id, command.userId, 1, record.status, command.createdAt, null)
       .lastInsertRowid as number;
     this.#queuePostback(record, 1);
@@ -128,20 +137,34 @@ export class SqliteWrites {
     }
     const created = { command: record, history: historyEntry(historyId, command.id, 1, record.status, command.createdAt, null), created: true };
     if (options?.chain === undefined) return created;
-    return { ...created, chain: chainConnectionHolds(options, owner.connectionId) ? this.transitionChain(options.chain) : REFUSED_CHAIN };
+    if (!chainConnectionHolds(options, owner.connectionId)) return { ...created, chain: REFUSED_CHAIN };
+    return { ...created, chain: this.transitionChain(options.chain, { command: record, rowid, sequence: 1 }) };
   }
 
-  #applyTransition(change: StatusChange): TransitionResult | undefined {
-    // Read, then write: in the batch's transaction nothing can come between
-    // (one connection, one thread). Cheaper than UPDATE ... RETURNING every
-    // column, and the row read tells which fields really change.
-    const row = this.#s.commandForChange.get(change.commandId);
-    if (row === undefined) return undefined;
-    const before = commandFromRow(row);
+  /**
+   * One compare-and-set. `known`: the row as this write left it a moment
+   * ago (it inserted or changed it), so it need not be read again; in the
+   * batch's transaction nothing can come between (one connection, one thread).
+   */
+  #applyTransition(change: StatusChange, known: KnownRow | undefined): AppliedChange | undefined {
+    let before: CommandRecord;
+    let rowid: number;
+    let sequence: number;
+    if (known !== undefined && known.command.id === change.commandId) {
+      ({ command: before, rowid } = known);
+      sequence = known.sequence + 1;
+    } else {
+      // Read, then write: cheaper than UPDATE ... RETURNING every column,
+      // and the row read tells which fields really change.
+      const row = this.#s.commandForChange.get(change.commandId);
+      if (row === undefined) return undefined;
+      before = commandFromRow(row);
+      rowid = row[CHANGE_ROWID];
+      sequence = row[CHANGE_LAST_SEQUENCE] + 1;
+    }
     // DESIGN 3: the status moved on; the caller re-reads and re-decides
     if (before.status !== change.from) return undefined;
     const command = applyChange(before, change);
-    const sequence = row[CHANGE_LAST_SEQUENCE] + 1;
     let mask = 0;
     const values: (string | number | null)[] = [change.to, change.at, sequence];
     if (command.error !== before.error) {
@@ -164,7 +187,7 @@ export class SqliteWrites {
       mask |= SET_DUE_AT;
       values.push(command.dueAt);
     }
-    values.push(row[CHANGE_ROWID], change.from);
+    values.push(rowid, change.from);
     const update = (this.#transitionStatements[mask] ??= this.#db.prepare(transitionSql(mask)));
     if (update.run(...values).changes !== 1) {
       throw new AppiaError('internal', `command ${change.commandId} changed between its read and its write`);
@@ -173,7 +196,7 @@ export class SqliteWrites {
     const historyId = this.#s.insertHistory.run(command.id, command.userId, sequence, change.to, change.at, detail)
       .lastInsertRowid as number;
     this.#queuePostback(command, sequence);
-    return { command, history: historyEntry(historyId, command.id, sequence, change.to, change.at, detail) };
+    return { command, history: historyEntry(historyId, command.id, sequence, change.to, change.at, detail), row: { command, rowid, sequence } };
   }
 
   /** DESIGN 6: the change's postback, in the transaction of the change itself */
@@ -183,13 +206,19 @@ export class SqliteWrites {
     this.#s.insertPostback.run(command.id, command.userId, sequence, command.postBackUri, JSON.stringify(command), at, at);
   }
 
-  /** Store.transitionChain: a prefix of the chain, in one transaction (the batch's) */
-  transitionChain(changes: readonly StatusChange[]): ChainResult {
+  /**
+   * Store.transitionChain: a prefix of the chain, in one transaction (the
+   * batch's). A change of the command the change before it changed (received
+   * then completed) starts from that one's outcome, without reading the row.
+   */
+  transitionChain(changes: readonly StatusChange[], known?: KnownRow): ChainResult {
     const applied: TransitionResult[] = [];
+    let last = known;
     for (let i = 0; i < changes.length; i++) {
-      const result = this.#applyTransition(changes[i]!);
+      const result = this.#applyTransition(changes[i]!, last);
       if (result === undefined) return { applied, refusedAt: i };
-      applied.push(result);
+      applied.push({ command: result.command, history: result.history });
+      last = result.row;
     }
     return { applied };
   }
