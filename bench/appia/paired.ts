@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { runClosedLoop } from '../lib/closed-loop.js';
+import { runPaced } from '../lib/paced.js';
 import type { Figure, Scenario, ScenarioContext, ScenarioOutcome } from '../lib/scenario.js';
 import { shape } from '../lib/shape.js';
 import { type AppiaServer, nodeFlagsFrom, processSeconds, startAppiaServer, threadSeconds } from './server.js';
@@ -32,7 +33,16 @@ interface Side {
   writeCalls: number;
   storageBytes: number;
   readonly roundRates: number[];
+  /** each paced round's p50 and p99, ms */
+  readonly pacedP50: number[];
+  readonly pacedP99: number[];
 }
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 /** A process's I/O counters (Linux /proc/<pid>/io: all its threads); zeros when unreadable. */
 function ioOf(pid: number): { syscw: number; write_bytes: number } {
@@ -62,7 +72,7 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
   const sides: Side[] = [];
   try {
     for (const [name, server] of [['this', thisServer], ['other', otherServer]] as const) {
-      sides.push({ name, server, creates: await waitedCreates(context, { devicesOn: server }), completed: 0, serverCpu: 0, mainCpu: 0, writeCalls: 0, storageBytes: 0, roundRates: [] });
+      sides.push({ name, server, creates: await waitedCreates(context, { devicesOn: server }), completed: 0, serverCpu: 0, mainCpu: 0, writeCalls: 0, storageBytes: 0, roundRates: [], pacedP50: [], pacedP99: [] });
     }
     const prewarmMs = 2 * context.timing.warmupMs;
     context.progress(`warming both up, ${prewarmMs / 1000} s`);
@@ -88,6 +98,23 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
         side.roundRates.push(result.perSecond);
       });
     }
+    // Then both paced at once, half the shape's rate each (the machine carries one appia-e2e's paced load):
+    // latency from when each request was due, round by round, so a drifting machine hits both alike.
+    const pacedRate = context.timing.pacedRatePerSecond / 2;
+    for (let round = 1; round <= rounds; round++) {
+      context.progress(`paced round ${round} of ${rounds}, ${pacedRate}/s each, ${context.timing.pacedMs / 1000} s`);
+      const results = await Promise.all(
+        sides.map((side) =>
+          runPaced({ ratePerSecond: pacedRate, warmupMs: context.timing.pacedWarmupMs, durationMs: context.timing.pacedMs, send: (seq) => side.creates.send(seq % shape.responders) }),
+        ),
+      );
+      sides.forEach((side, i) => {
+        const result = results[i]!;
+        if (result.errors > 0 || result.unfinished > 0) throw new Error(`${side.name} server, paced: ${result.errors} failed, ${result.unfinished} unfinished (first: ${result.firstError})`);
+        side.pacedP50.push(result.latency.p50);
+        side.pacedP99.push(result.latency.p99);
+      });
+    }
   } finally {
     for (const side of sides) await side.creates.close();
     await thisServer.process.stop();
@@ -98,6 +125,7 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
   const perCommand = (seconds: number, side: Side) => (seconds * 1e6) / side.completed;
   const figure = (key: string, label: string, value: number, unit: string, better: 'higher' | 'lower'): Figure => ({ key, label, value, unit, better });
   const roundRatios = mine.roundRates.map((r, i) => r / other.roundRates[i]!).sort((a, b) => a - b);
+  const p99Ratios = mine.pacedP99.map((p, i) => p / other.pacedP99[i]!).sort((a, b) => a - b);
   return {
     figures: [
       figure('paired.thisCommandsPerSecond', 'this build: round trips', rate(mine), '/s', 'higher'),
@@ -112,11 +140,17 @@ async function runPaired(context: ScenarioContext): Promise<ScenarioOutcome> {
       figure('paired.otherWriteCallsPerCommand', 'other build: write system calls per command', other.writeCalls / other.completed, '', 'lower'),
       figure('paired.thisStorageBytesPerCommand', 'this build: bytes written to storage per command', mine.storageBytes / mine.completed, 'B', 'lower'),
       figure('paired.otherStorageBytesPerCommand', 'other build: bytes written to storage per command', other.storageBytes / other.completed, 'B', 'lower'),
+      figure('paired.thisPacedP50Ms', 'this build: paced p50, median of rounds', median(mine.pacedP50), 'ms', 'lower'),
+      figure('paired.otherPacedP50Ms', 'other build: paced p50, median of rounds', median(other.pacedP50), 'ms', 'lower'),
+      figure('paired.thisPacedP99Ms', 'this build: paced p99, median of rounds', median(mine.pacedP99), 'ms', 'lower'),
+      figure('paired.otherPacedP99Ms', 'other build: paced p99, median of rounds', median(other.pacedP99), 'ms', 'lower'),
+      figure('paired.pacedP99Ratio', 'paced p99, this / other (median of the rounds\' ratios)', median(p99Ratios), '×', 'lower'),
     ],
     notes: [
       `other build: ${otherBin}${otherNodeArgs.length > 0 ? ` (node ${otherNodeArgs.join(' ')})` : ''}; both servers ran at once, each with ${shape.responders} SDK devices and ${outstanding} commands outstanding (one per device), ` +
         `${rounds} rounds of ${roundMs / 1000} s`,
       `round-trip ratio per round, this / other: ${roundRatios.map((r) => r.toFixed(3)).join(' ')}`,
+      `then ${rounds} paced rounds of ${context.timing.pacedMs / 1000} s at ${context.timing.pacedRatePerSecond / 2}/s each, both at once; paced p99 ratio per round, this / other: ${p99Ratios.map((r) => r.toFixed(2)).join(' ')}`,
       `load average at start ${load.map((l) => l.toFixed(2)).join(' ')}`,
     ],
   };

@@ -5,7 +5,7 @@ import type { Report } from '../core/reports.js';
 import type { DeviceSession } from '../core/session.js';
 import type { DeviceRecord } from '../domain/device.js';
 import { dispatch } from './handlers/dispatch.js';
-import type { TurnCork } from './turn-cork.js';
+import type { WriteTogether } from './write-together.js';
 import { ackFrame, cancelFrame, commandFrame, decodeFrame, isReport, nackFrame, type Decoded, type FrameLimits } from './protocol.js';
 
 export interface SocketDeps {
@@ -64,15 +64,15 @@ export class DeviceSocket {
   #queuedFrames = 0;
   #queuedBytes = 0;
   #alive = true;
-  readonly #cork: TurnCork;
+  readonly #together: WriteTogether;
   /** replaced by a newer connection, or the device removed: frames and wake-ups are no longer handled */
   #superseded = false;
   readonly #settled: Promise<void>;
 
-  /** `cork`: on the socket `ws` runs on, so the frames of one turn leave together; `after` is the previous connection of this device settling: it goes first. */
-  constructor(ws: WebSocket, cork: TurnCork, device: DeviceRecord, deps: SocketDeps, after: Promise<void>) {
+  /** `together`: on the socket `ws` runs on (a chain's acks leave in one write); `after` is the previous connection of this device settling: it goes first. */
+  constructor(ws: WebSocket, together: WriteTogether, device: DeviceRecord, deps: SocketDeps, after: Promise<void>) {
     this.#ws = ws;
-    this.#cork = cork;
+    this.#together = together;
     this.device = device;
     this.#deps = deps;
     const self = this;
@@ -156,7 +156,6 @@ export class DeviceSocket {
 
   #send(text: string): Promise<boolean> {
     if (this.#ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
-    this.#cork.hold();
     // Resolves once handed to the socket: the queue waits for a slow reader
     // instead of buffering without bound (DESIGN 4, backpressure).
     return new Promise((resolve) => this.#ws.send(text, (err) => resolve(!err)));
@@ -267,12 +266,14 @@ export class DeviceSocket {
     }
     const reports: Report[] = frames.map((f) => (dispatch((f.decoded as Extract<Decoded, { ok: true }>).frame) as { report: Report }).report);
     const answers = await this.#session.reports(reports);
-    await Promise.all(
-      frames.map((f, i) => {
-        const ref = (f.decoded as Extract<Decoded, { ok: true }>).frame.ref;
-        const answer = answers[i]!;
-        return this.#send(answer.ok ? ackFrame(ref) : nackFrame(ref, answer.error));
-      }),
+    await this.#together.run(() =>
+      Promise.all(
+        frames.map((f, i) => {
+          const ref = (f.decoded as Extract<Decoded, { ok: true }>).frame.ref;
+          const answer = answers[i]!;
+          return this.#send(answer.ok ? ackFrame(ref) : nackFrame(ref, answer.error));
+        }),
+      ),
     );
   }
 

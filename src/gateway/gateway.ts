@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { DeviceRecord } from '../domain/device.js';
 import type { CommandCore } from '../core/core.js';
 import { CLOSE, DeviceSocket } from './connection.js';
-import { TurnCork } from './turn-cork.js';
+import { WriteTogether } from './write-together.js';
 import { FRAME_ENVELOPE_BYTES, type FrameLimits } from './protocol.js';
 import { RateLimiter, connectionClientKey } from '../http/rate-limit.js';
 import { deviceTokenOf, isConnectPath, refuseUpgrade, selectProtocol } from './upgrade.js';
@@ -96,7 +96,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const previous = current.get(device.id);
     // DESIGN 4: a second connection with the same token replaces the first, which closes with 4000.
     const after = previous ? previous.replace() : (settling.get(device.id) ?? Promise.resolve());
-    const connection = new DeviceSocket(ws, new TurnCork(socket), device, { core, log, limits }, after);
+    const connection = new DeviceSocket(ws, new WriteTogether(socket), device, { core, log, limits }, after);
     current.set(device.id, connection);
     live.add(connection);
     ws.once('close', (code: number) => {
