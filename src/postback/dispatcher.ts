@@ -196,9 +196,13 @@ export function startPostbackDispatcher(deps: DispatcherDeps): PostbackDispatche
       counts.givenUp++;
       log.warn({ commandId: entry.commandId, sequence: entry.sequence, host: hostOf(entry.url) }, outcome.historyNote);
     }
-    if (!(await core.recordPostbackAttempt(flight.entry, outcome))) {
-      log.info({ commandId: entry.commandId, sequence: entry.sequence }, 'postback attempt not recorded: its claim had passed to another node');
-    }
+    const claim = flight.entry;
+    if (await core.recordPostbackAttempt(claim, outcome)) return;
+    // A claim of this node can take the entry over while the record is on its way (its lease ran
+    // out mid-attempt): once that claim is through, flight.entry holds the new token; record under it.
+    await claiming;
+    if (flight.entry !== claim && (await core.recordPostbackAttempt(flight.entry, outcome))) return;
+    log.info({ commandId: entry.commandId, sequence: entry.sequence }, 'postback attempt not recorded: its claim had passed to another node');
   };
 
   // Woken from inside the core's write path: run after it, once for all the changes of this turn.
