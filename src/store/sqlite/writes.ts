@@ -40,7 +40,8 @@ interface KnownRow {
   readonly sequence: number;
 }
 
-type AppliedChange = TransitionResult & { readonly row: KnownRow };
+/** a change as applied, with the rowid of its command (the rest of its KnownRow is the result itself) */
+type AppliedChange = TransitionResult & { readonly rowid: number };
 
 /**
  * The SQLite store's writes, each run inside a GroupCommit batch (one
@@ -196,7 +197,7 @@ export class SqliteWrites {
     const historyId = this.#s.insertHistory.run(command.id, command.userId, sequence, change.to, change.at, detail)
       .lastInsertRowid as number;
     this.#queuePostback(command, sequence);
-    return { command, history: historyEntry(historyId, command.id, sequence, change.to, change.at, detail), row: { command, rowid, sequence } };
+    return { command, history: historyEntry(historyId, command.id, sequence, change.to, change.at, detail), rowid };
   }
 
   /** DESIGN 6: the change's postback, in the transaction of the change itself */
@@ -217,8 +218,9 @@ export class SqliteWrites {
     for (let i = 0; i < changes.length; i++) {
       const result = this.#applyTransition(changes[i]!, last);
       if (result === undefined) return { applied, refusedAt: i };
-      applied.push({ command: result.command, history: result.history });
-      last = result.row;
+      const { command, history, rowid } = result;
+      applied.push({ command, history });
+      last = { command, rowid, sequence: history.sequence };
     }
     return { applied };
   }
